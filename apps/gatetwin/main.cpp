@@ -1,0 +1,126 @@
+// gatetwin: the headless front end over gatetwin::sim (run, validate, schema).
+// Exit codes: 0 ok; 1 an expectation failed; 2 bad input (scenario, arguments); 3 internal or I/O error.
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+
+#include "gatetwin/sim/metrics.hpp"
+#include "gatetwin/sim/report.hpp"
+#include "gatetwin/sim/scenario_loader.hpp"
+#include "gatetwin/sim/world.hpp"
+
+namespace gs = gatetwin::sim;
+
+namespace {
+
+bool print_errors(const gs::LoadResult& r) {
+  for (const auto& e : r.errors) std::cerr << e.str() << "\n";
+  if (!r.errors.empty()) std::cerr << r.errors.size() << " error(s); nothing was run\n";
+  return r.errors.empty();
+}
+
+int cmd_run(const std::string& file, std::string out_dir, const std::vector<std::string>& sets, std::optional<std::uint64_t> seed,
+            const std::string& junit_path, bool quiet) {
+  std::vector<std::string> overrides = sets;
+  if (seed) overrides.push_back("seed=" + std::to_string(*seed));
+  const auto loaded = gs::load_scenario_file(file, overrides);
+  if (!print_errors(loaded)) return 2;
+  const gs::Scenario& s = *loaded.scenario;
+  if (out_dir.empty()) {
+    out_dir = "runs/" + std::filesystem::path(file).stem().string() + "-seed" + std::to_string(s.seed);
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  auto last = t0;
+  // Progress on stderr for runs longer than a few seconds.
+  const gs::ProgressFn progress = [&](gs::SimTime now, gs::SimTime end) {
+    const auto wall = std::chrono::steady_clock::now();
+    if (quiet || wall - t0 < std::chrono::seconds(2) || wall - last < std::chrono::seconds(1)) return;
+    last = wall;
+    const double frac = std::min(1.0, gs::to_seconds(now - s.day_start) / gs::to_seconds(end - s.day_start));
+    std::fprintf(stderr, "  ... %s simulated (%.0f%% of the day)\n", gs::format_clock(now).substr(0, 5).c_str(), 100.0 * frac);
+  };
+  const gs::RunOutput out = gs::run_world(s, progress);
+  const gs::Metrics m = gs::compute_metrics(s, out);
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  try {
+    gs::write_run_directory(out_dir, s, m, out, wall);
+    if (!junit_path.empty()) gs::write_file_atomic(junit_path, gs::junit_xml(s, m, wall));
+  } catch (const std::exception& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return 3;
+  }
+  if (!quiet) {
+    std::cout << gs::summary_text(s, m, out);
+    std::printf("  %llu events in %.3f s wall; reports in %s/\n", static_cast<unsigned long long>(out.events), wall, out_dir.c_str());
+  }
+  if (!m.expectations_met()) {
+    std::cerr << "expectations failed:";
+    for (const auto& e : m.expectations)
+      if (!e.passed) std::cerr << " " << e.name;
+    std::cerr << "\n";
+    return 1;
+  }
+  return 0;
+}
+
+int cmd_validate(const std::vector<std::string>& files, const std::vector<std::string>& sets) {
+  int rc = 0;
+  for (const auto& f : files) {
+    const auto r = gs::load_scenario_file(f, sets);
+    if (print_errors(r)) {
+      std::cout << f << ": ok (" << r.scenario->name << ", " << r.scenario->gates.size() << " gate(s))\n";
+    } else {
+      rc = 2;
+    }
+  }
+  return rc;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"GateTwin: a digital twin of face-recognition and temperature gates at residential compounds"};
+  app.require_subcommand(1);
+
+  std::string scenario, out_dir, junit;
+  std::vector<std::string> sets;
+  std::optional<std::uint64_t> seed;
+  bool quiet = false;
+  auto* run = app.add_subcommand("run", "simulate a scenario and write its reports");
+  run->add_option("scenario", scenario, "scenario file (YAML)")->required();
+  run->add_option("-o,--out", out_dir, "run directory (default runs/<scenario>-seed<seed>)");
+  run->add_option("--seed", seed, "override the scenario's seed");
+  run->add_option("--set", sets, "override a field: path=value, e.g. policy.fever_threshold=37.5 or gates[0].lanes=3");
+  run->add_option("--junit", junit, "also write the JUnit XML to this path");
+  run->add_flag("-q,--quiet", quiet, "print nothing but errors");
+
+  std::vector<std::string> files;
+  auto* validate = app.add_subcommand("validate", "check scenario files; lists every error with file:line:column");
+  validate->add_option("files", files, "scenario files")->required();
+  validate->add_option("--set", sets, "apply overrides before validating");
+
+  bool markdown = false;
+  auto* schema = app.add_subcommand("schema", "print the scenario schema (every key with unit and default)");
+  schema->add_flag("--markdown", markdown, "as the Markdown tables of docs/scenarios.md");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  try {
+    if (*run) return cmd_run(scenario, out_dir, sets, seed, junit, quiet);
+    if (*validate) return cmd_validate(files, sets);
+    if (*schema) {
+      (void)markdown;
+      std::cout << gs::schema_markdown();
+      return 0;
+    }
+  } catch (const std::exception& e) {
+    std::cerr << "internal error: " << e.what() << "\n";
+    return 3;
+  }
+  return 0;
+}

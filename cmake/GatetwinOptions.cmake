@@ -1,0 +1,11 @@
+# Common compile options for every GateTwin target, applied through an INTERFACE target.
+add_library(gatetwin_options INTERFACE)
+add_library(gatetwin::options ALIAS gatetwin_options)
+target_compile_options(gatetwin_options INTERFACE -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wno-sign-conversion)
+if(GATETWIN_WERROR)
+  target_compile_options(gatetwin_options INTERFACE -Werror)
+endif()
+if(GATETWIN_SANITIZE)
+  target_compile_options(gatetwin_options INTERFACE -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
+  target_link_options(gatetwin_options INTERFACE -fsanitize=address,undefined)
+endif()

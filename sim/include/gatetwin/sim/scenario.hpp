@@ -1,0 +1,154 @@
+#pragma once
+// A scenario: everything that defines a run. A run is a pure function of a Scenario (which includes its
+// seed). Field meanings, units and defaults are documented once, in the schema (scenario_schema.cpp),
+// from which docs/scenarios.md is generated; the defaults below must match it (a test checks).
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "gatetwin/recognizer/policy.hpp"
+#include "gatetwin/sim/time.hpp"
+
+namespace gatetwin::sim {
+
+// A duration drawn per person from a lognormal with this arithmetic mean and sd (seconds).
+struct TimeDist {
+  double mean_s = 0.0;
+  double sd_s = 0.0;
+};
+
+struct ScoreDist {  // a normal distribution of cosine match scores
+  double mean = 0.0;
+  double sd = 0.1;
+};
+
+struct PopulationSpec {
+  int households = 400;
+  double persons_per_household = 2.6;
+  double face_enrolled_share = 0.9;
+  double refuse_face_share = 0.05;
+  double card_holder_share = 0.6;
+  double mask_always_share = 0.7;
+  double mask_never_share = 0.05;
+  double mask_sometimes_probability = 0.5;
+  double mask_below_nose_share = 0.05;
+  double carries_mask_share = 0.8;
+  double fever_prevalence = 0.002;
+  int quarantined = 0;
+  double quarantine_days_max = 14.0;
+  double quarantine_exit_attempts_per_person = 0.3;
+  double visitors_per_day = 0.0;
+  int revoked_cards = 0;
+  double revoked_card_attempts_per_day = 0.0;
+  double cloned_card_attempts_per_day = 0.0;
+  double lookalike_attempts_per_day = 0.0;
+  double health_code_yellow_share = 0.0;
+  double health_code_red_share = 0.0;
+};
+
+struct ArrivalSpec {
+  double trips_per_resident = 2.0;  // gate passages per resident per day, both directions
+  std::string profile = "weekday";  // weekday | weekend | flat | custom
+  std::array<double, 24> entry_profile{};  // relative weights per hour (filled from `profile`)
+  std::array<double, 24> exit_profile{};
+  double group_size_mean = 1.2;
+  double tailgating_share = 0.02;   // share of group followers who walk through without checking
+};
+
+enum class QueueMode { per_lane, shared };
+enum class GateDirection { both, entry, exit };
+
+struct GateSpec {
+  std::string name;
+  int lanes = 1;
+  QueueMode queue = QueueMode::per_lane;
+  int staff = 1;
+  double traffic_share = 1.0;
+  GateDirection direction = GateDirection::both;
+};
+
+struct ServiceSpec {
+  // Defaults add up to ~2.3 s for a first-attempt face pass: measured terminals take 1.5–3 s per person
+  // (not the brochure's 0.2–0.5 s), and a staffed turnstile lane delivers 18–28 persons/min.
+  TimeDist walk_up{0.6, 0.3};       // overlaps the previous person's door cycle
+  TimeDist presentation{0.4, 0.2};
+  TimeDist recognition{0.5, 0.15};
+  TimeDist temperature{0.3, 0.1};   // one-pass terminals measure while recognising
+  TimeDist door_cycle{0.5, 0.15};
+  TimeDist card{2.5, 1.0};
+  TimeDist staff_check{15.0, 8.0};
+  TimeDist mask_adjust{4.0, 2.0};
+  bool exponential = false;  // theory mode: one exponential service time per transaction (M/M/c)
+  double exponential_mean_s = 2.5;
+};
+
+struct FaceModelSpec {
+  std::string calibration;  // path of the calibration file the values came from, if any
+  ScoreDist genuine_unmasked{0.80, 0.07};
+  ScoreDist genuine_masked{0.66, 0.10};
+  ScoreDist genuine_below_nose{0.70, 0.09};
+  ScoreDist impostor{0.15, 0.10};
+  ScoreDist lookalike{0.55, 0.08};
+  double fta_unmasked = 0.01;
+  double fta_masked = 0.03;
+  double mask_classifier_accuracy = 0.97;
+};
+
+struct ThermalSpec {
+  bool blackbody_reference = true;
+  std::optional<double> noise_sd_c;  // default 0.3 with a blackbody reference, 0.5 without
+  double bias_c = 0.0;
+  double ambient_c = 22.0;
+  double core_normal_mean_c = 36.8;
+  double core_normal_sd_c = 0.25;
+  double core_fever_mean_c = 38.2;
+  double core_fever_sd_c = 0.5;
+  double skin_gradient_c = 1.0;       // core minus forehead skin at 22 °C ambient
+  double skin_gradient_per_c = 0.05;  // extra gradient per °C colder ambient
+  double skin_gradient_sd_c = 0.2;
+  double handheld_sd_c = 0.2;
+  double noise_sd() const { return noise_sd_c.value_or(blackbody_reference ? 0.3 : 0.5); }
+};
+
+struct CardSpec {
+  std::string format = "w26";  // w26 | w34
+  double read_error = 0.02;     // probability that a swipe gives a parity error
+};
+
+struct StaffSpec {
+  double permit_check_accuracy = 0.98;  // staff decide correctly (entry permit, ID) with this probability
+};
+
+struct Expectations {
+  std::optional<double> far_max, frr_max, fta_max, p95_wait_s_max, mean_wait_s_max, max_wait_s_max,
+      throughput_min, fever_sensitivity_min, fever_false_alarm_max, unauthorised_entries_max,
+      staff_interventions_per_hour_max, passages_min;
+};
+
+struct Scenario {
+  std::string name = "unnamed";
+  std::string description;
+  std::string source_file;
+  std::uint64_t seed = 1;
+  std::string fidelity = "statistical";
+  SimTime day_start = hours(6);
+  SimTime day_end = hours(23);
+  int day_index = 0;  // day number of the run (validity windows and quarantine are counted in days)
+  PopulationSpec population;
+  ArrivalSpec arrivals;
+  std::vector<GateSpec> gates;
+  ServiceSpec service;
+  FaceModelSpec face;
+  ThermalSpec thermal;
+  CardSpec card;
+  StaffSpec staff;
+  recognizer::Policy policy;
+  Expectations expect;
+};
+
+// Built-in hourly arrival profiles (relative weights), by name.
+bool fill_profile(const std::string& name, std::array<double, 24>& entry, std::array<double, 24>& exit);
+
+}  // namespace gatetwin::sim

@@ -1,0 +1,153 @@
+#include "gatetwin/sim/simulation.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <utility>
+
+namespace gatetwin::sim {
+
+std::string format_clock(SimTime t) {
+  const std::int64_t us = t.count();
+  const std::int64_t total_ms = us / 1000;
+  const std::int64_t h = total_ms / 3'600'000;
+  const std::int64_t m = (total_ms / 60'000) % 60;
+  const std::int64_t s = (total_ms / 1000) % 60;
+  const std::int64_t ms = total_ms % 1000;
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%02lld:%02lld:%02lld.%03lld", static_cast<long long>(h), static_cast<long long>(m),
+                static_cast<long long>(s), static_cast<long long>(ms));
+  return buf;
+}
+
+Simulation::Simulation(std::uint64_t seed, SimTime start) : seed_(seed), now_(start) {}
+
+EventId Simulation::schedule_at(SimTime t, Action action) {
+  if (t < now_) t = now_;
+  std::uint32_t slot;
+  if (!free_slots_.empty()) {
+    slot = free_slots_.back();
+    free_slots_.pop_back();
+  } else {
+    slot = static_cast<std::uint32_t>(slots_.size());
+    slots_.emplace_back();
+  }
+  Slot& s = slots_[slot];
+  s.action = std::move(action);
+  s.live = true;
+  ++live_;
+  push(Entry{t.count(), next_seq_++, slot, s.generation});
+  return EventId(slot, s.generation);
+}
+
+bool Simulation::is_pending(EventId id) const {
+  return id.valid() && id.slot_ < slots_.size() && slots_[id.slot_].live && slots_[id.slot_].generation == id.generation_;
+}
+
+bool Simulation::cancel(EventId id) {
+  if (!is_pending(id)) return false;
+  release(id.slot_);
+  return true;
+}
+
+void Simulation::release(std::uint32_t slot) {
+  Slot& s = slots_[slot];
+  s.action = nullptr;
+  s.live = false;
+  if (++s.generation == 0) s.generation = 1;  // 0 is reserved for "never scheduled"
+  --live_;
+  free_slots_.push_back(slot);
+}
+
+void Simulation::push(Entry e) {
+  heap_.push_back(e);
+  std::size_t i = heap_.size() - 1;
+  while (i > 0) {
+    const std::size_t parent = (i - 1) / 2;
+    if (!later(heap_[parent], e)) break;
+    heap_[i] = heap_[parent];
+    i = parent;
+  }
+  heap_[i] = e;
+}
+
+Simulation::Entry Simulation::pop() {
+  const Entry top = heap_.front();
+  const Entry last = heap_.back();
+  heap_.pop_back();
+  const std::size_t n = heap_.size();
+  if (n > 0) {
+    std::size_t i = 0;
+    for (;;) {
+      std::size_t child = 2 * i + 1;
+      if (child >= n) break;
+      if (child + 1 < n && later(heap_[child], heap_[child + 1])) ++child;
+      if (!later(last, heap_[child])) break;
+      heap_[i] = heap_[child];
+      i = child;
+    }
+    heap_[i] = last;
+  }
+  return top;
+}
+
+void Simulation::schedule_now_threadsafe(Action action) {
+  std::lock_guard lock(inbox_mutex_);
+  inbox_.push_back(std::move(action));
+  inbox_nonempty_.store(true, std::memory_order_release);
+}
+
+void Simulation::drain_inbox(Pacer& pacer) {
+  std::vector<Action> batch;
+  {
+    std::lock_guard lock(inbox_mutex_);
+    batch.swap(inbox_);
+    inbox_nonempty_.store(false, std::memory_order_release);
+  }
+  const SimTime at = pacer.present(now_);
+  for (auto& a : batch) schedule_at(at, std::move(a));
+}
+
+RunSummary Simulation::run_until(SimTime end) {
+  AsFastAsPossible fast;
+  return run_until(end, fast);
+}
+
+RunSummary Simulation::run_until(SimTime end, Pacer& pacer) {
+  stop_requested_ = false;
+  pacer.begin(now_);
+  RunSummary summary;
+  const std::uint64_t executed_before = executed_;
+  for (;;) {
+    if (inbox_nonempty_.load(std::memory_order_acquire)) drain_inbox(pacer);
+    if (stop_requested_) {
+      summary.stopped = true;
+      break;
+    }
+    // Skip cancelled entries at the top.
+    while (!heap_.empty()) {
+      const Entry& top = heap_.front();
+      const Slot& s = slots_[top.slot];
+      if (s.live && s.generation == top.generation) break;
+      pop();
+    }
+    if (heap_.empty() || heap_.front().time > end.count()) {
+      // Nothing due before the end: in paced mode wait for the end (or an external input).
+      if (!pacer.wait_for(end, inbox_nonempty_)) continue;
+      now_ = std::max(now_, end);
+      break;
+    }
+    const SimTime t{heap_.front().time};
+    if (!pacer.wait_for(t, inbox_nonempty_)) continue;  // an external input arrived first
+    const Entry e = pop();
+    now_ = SimTime{e.time};
+    Action action = std::move(slots_[e.slot].action);
+    release(e.slot);
+    ++executed_;
+    action();
+  }
+  summary.events_executed = executed_ - executed_before;
+  summary.end_time = now_;
+  return summary;
+}
+
+}  // namespace gatetwin::sim

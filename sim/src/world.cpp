@@ -1,0 +1,514 @@
+#include "gatetwin/sim/world.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <deque>
+#include <optional>
+
+#include "gatetwin/devices/wiegand.hpp"
+#include "gatetwin/sim/simulation.hpp"
+
+namespace gatetwin::sim {
+namespace {
+
+using recognizer::CardEvidence;
+using recognizer::CardStatus;
+using recognizer::Direction;
+using recognizer::FaceEvidence;
+using recognizer::GateTransaction;
+using recognizer::MaskState;
+using recognizer::Step;
+using recognizer::Verdict;
+
+int mask_index(MaskState m) { return static_cast<int>(m); }
+
+struct Passage {
+  PassageRecord rec;
+  MaskState mask = MaskState::none;  // current state; a resident may put the mask on when asked
+  std::optional<GateTransaction> tx;
+  std::vector<std::uint32_t> tailgaters;  // passages walking in behind this one
+};
+
+struct Lane {
+  bool busy = false;
+  std::deque<std::uint32_t> queue;
+};
+
+struct Gate {
+  const GateSpec* spec = nullptr;
+  std::vector<Lane> lanes;
+  std::deque<std::uint32_t> shared;  // shared-queue gates
+  int staff_free = 0;
+  std::deque<std::uint32_t> staff_queue;
+  std::size_t first_column = 0;  // index of lane 0 in the timeline columns
+};
+
+// One arrival stream: a non-homogeneous Poisson process with a piecewise-constant hourly rate, sampled
+// exactly by inverting the cumulative intensity.
+struct ArrivalStream {
+  PersonKind kind;
+  Direction direction;
+  bool groups;                     // resident trips arrive in small groups
+  std::array<double, 24> rate{};   // arrivals per second in each hour
+  RandomStream rng;
+};
+
+class World {
+ public:
+  explicit World(const Scenario& s) : s_(s), sim_(s.seed, s.day_start), pop_(s) {
+    for (std::size_t g = 0; g < s.gates.size(); ++g) {
+      Gate gate;
+      gate.spec = &s.gates[g];
+      gate.lanes.resize(static_cast<std::size_t>(s.gates[g].lanes));
+      gate.staff_free = s.gates[g].staff;
+      gate.first_column = out_.lane_names.size();
+      for (int l = 0; l < s.gates[g].lanes; ++l) out_.lane_names.push_back(s.gates[g].name + "/" + std::to_string(l + 1));
+      gates_.push_back(std::move(gate));
+    }
+    out_.max_queue.assign(out_.lane_names.size(), 0);
+  }
+
+  RunOutput run(const ProgressFn& progress) {
+    const auto& p = s_.population;
+    const double trips = static_cast<double>(pop_.free_residents().size()) * s_.arrivals.trips_per_resident / 2.0;
+    const double groups = trips / s_.arrivals.group_size_mean;
+    add_stream(PersonKind::resident, Direction::entry, true, groups, s_.arrivals.entry_profile, "arrivals.residents.entry");
+    add_stream(PersonKind::resident, Direction::exit, true, groups, s_.arrivals.exit_profile, "arrivals.residents.exit");
+    add_stream(PersonKind::resident, Direction::exit, false,
+               static_cast<double>(pop_.isolated_residents().size()) * p.quarantine_exit_attempts_per_person, s_.arrivals.exit_profile,
+               "arrivals.isolated.exit");
+    add_stream(PersonKind::visitor, Direction::entry, false, p.visitors_per_day, s_.arrivals.entry_profile, "arrivals.visitors");
+    add_stream(PersonKind::lookalike, Direction::entry, false, p.lookalike_attempts_per_day, s_.arrivals.entry_profile, "arrivals.lookalikes");
+    add_stream(PersonKind::cloned_card, Direction::entry, false, p.cloned_card_attempts_per_day, s_.arrivals.entry_profile, "arrivals.cloned_cards");
+    add_stream(PersonKind::revoked_card, Direction::entry, false, p.revoked_card_attempts_per_day, s_.arrivals.entry_profile, "arrivals.revoked_cards");
+    for (std::size_t i = 0; i < streams_.size(); ++i) schedule_next_arrival(i);
+
+    progress_ = &progress;
+    sim_.schedule_at(s_.day_start, [this] { sample_minute(); });
+    const auto summary = sim_.run_until(s_.day_end + hours(24));
+    out_.events = summary.events_executed;
+    out_.end_time = out_.passages.empty() ? s_.day_start : out_.passages.back().decided;
+    out_.residents = pop_.resident_count();
+    out_.enrolled = pop_.enrolled_count();
+    for (const auto& person : pop_.persons()) {
+      out_.person_labels.push_back(person.label());
+      out_.febrile.push_back(person.febrile);
+    }
+    return std::move(out_);
+  }
+
+ private:
+  // ---------------------------------------------------------------- arrivals
+  void add_stream(PersonKind kind, Direction dir, bool groups, double per_day, const std::array<double, 24>& profile,
+                  const char* name) {
+    if (per_day <= 0) return;
+    // Normalise the hourly weights over the part of each hour inside the open window.
+    const double start_h = to_seconds(s_.day_start) / 3600.0, end_h = to_seconds(s_.day_end) / 3600.0;
+    double weight = 0;
+    for (int h = 0; h < 24; ++h) weight += profile[h] * std::max(0.0, std::min(end_h, h + 1.0) - std::max(start_h, double(h)));
+    if (weight <= 0) return;
+    ArrivalStream st{kind, dir, groups, {}, RandomStream(s_.seed, name)};
+    for (int h = 0; h < 24; ++h) st.rate[h] = per_day * profile[h] / weight / 3600.0;
+    streams_.push_back(std::move(st));
+  }
+
+  void schedule_next_arrival(std::size_t i) {
+    ArrivalStream& st = streams_[i];
+    double budget = st.rng.exponential(1.0);  // unit-rate exponential, spent against the intensity
+    double t = to_seconds(sim_.now());
+    const double end = to_seconds(s_.day_end);
+    while (t < end) {
+      const int h = std::min(23, static_cast<int>(t / 3600.0));
+      const double seg_end = std::min(end, (h + 1) * 3600.0);
+      const double mass = st.rate[h] * (seg_end - t);
+      if (mass >= budget && st.rate[h] > 0) {
+        t += budget / st.rate[h];
+        sim_.schedule_at(seconds(t), [this, i] { on_arrival(i); });
+        return;
+      }
+      budget -= mass;
+      t = seg_end;
+    }
+  }
+
+  void on_arrival(std::size_t i) {
+    ArrivalStream& st = streams_[i];
+    std::vector<std::uint32_t> members;
+    if (st.kind == PersonKind::resident && st.groups) {
+      const auto& free = pop_.free_residents();
+      if (free.empty()) return;
+      const std::uint32_t leader = free[st.rng.below(free.size())];
+      members.push_back(leader);
+      const std::uint32_t size = 1 + st.rng.poisson(s_.arrivals.group_size_mean - 1.0);
+      const auto& first = pop_.households_first();
+      const std::uint32_t hh = pop_.person(leader).household;
+      for (std::uint32_t id = first[hh]; id < first[hh + 1] && members.size() < size; ++id) {
+        if (id != leader && !pop_.person(id).quarantined_on(s_.day_index)) members.push_back(id);
+      }
+      while (members.size() < size) members.push_back(free[st.rng.below(free.size())]);
+    } else if (st.kind == PersonKind::resident) {
+      const auto& iso = pop_.isolated_residents();
+      if (iso.empty()) return;
+      members.push_back(iso[st.rng.below(iso.size())]);
+    } else {
+      members.push_back(pop_.add_outsider(st.kind, st.rng));
+    }
+    const Person& lead = pop_.person(members.front());
+    const std::uint16_t gate = pop_.gate_serves(lead.home_gate, st.direction) ? lead.home_gate : pop_.pick_gate(st.direction, st.rng);
+    std::uint32_t leader_passage = 0;
+    for (std::size_t k = 0; k < members.size(); ++k) {
+      const std::uint32_t idx = new_passage(members[k], st.direction, gate);
+      if (k == 0) {
+        leader_passage = idx;
+        join_queue(idx);
+      } else if (st.rng.bernoulli(s_.arrivals.tailgating_share)) {
+        passages_[leader_passage].tailgaters.push_back(idx);
+      } else {
+        join_queue(idx);
+      }
+    }
+    schedule_next_arrival(i);
+  }
+
+  std::uint32_t new_passage(std::uint32_t person_id, Direction dir, std::uint16_t gate) {
+    const auto idx = static_cast<std::uint32_t>(passages_.size());
+    Passage ps;
+    PassageRecord& r = ps.rec;
+    r.passage = idx;
+    r.person = person_id;
+    r.direction = dir;
+    r.gate = gate;
+    r.arrived = sim_.now();
+    const Person& p = pop_.person(person_id);
+    r.entitled = p.kind == PersonKind::visitor || (p.kind == PersonKind::resident && !(dir == Direction::exit && p.quarantined_on(s_.day_index)));
+    // The trip's mask state comes from the passage's own stream (common random numbers across policies).
+    RandomStream trip(s_.seed, "trip", idx);
+    bool masked = p.mask_habit == MaskHabit::always ||
+                  (p.mask_habit == MaskHabit::sometimes && trip.bernoulli(s_.population.mask_sometimes_probability));
+    r.mask_truth = !masked ? MaskState::none
+                           : (trip.bernoulli(s_.population.mask_below_nose_share) ? MaskState::below_nose : MaskState::worn);
+    ps.mask = r.mask_truth;
+    passages_.push_back(std::move(ps));
+    ++active_;
+    return idx;
+  }
+
+  // ---------------------------------------------------------------- queues and lanes
+  void join_queue(std::uint32_t idx) {
+    Passage& ps = passages_[idx];
+    ps.rec.arrived = sim_.now();
+    Gate& g = gates_[ps.rec.gate];
+    if (g.spec->queue == QueueMode::shared) {
+      g.shared.push_back(idx);
+      note_queue(g.first_column, g.shared.size());
+      for (std::size_t l = 0; l < g.lanes.size(); ++l)
+        if (!g.lanes[l].busy) return start_next(ps.rec.gate, l);
+      return;
+    }
+    std::size_t best = 0;
+    for (std::size_t l = 1; l < g.lanes.size(); ++l) {
+      const auto load = [&](std::size_t k) { return g.lanes[k].queue.size() + (g.lanes[k].busy ? 1 : 0); };
+      if (load(l) < load(best)) best = l;
+    }
+    g.lanes[best].queue.push_back(idx);
+    note_queue(g.first_column + best, g.lanes[best].queue.size());
+    if (!g.lanes[best].busy) start_next(ps.rec.gate, best);
+  }
+
+  void note_queue(std::size_t column, std::size_t length) {
+    out_.max_queue[column] = std::max<std::uint32_t>(out_.max_queue[column], static_cast<std::uint32_t>(length));
+  }
+
+  void start_next(std::uint16_t gate, std::size_t lane) {
+    Gate& g = gates_[gate];
+    auto& q = g.spec->queue == QueueMode::shared ? g.shared : g.lanes[lane].queue;
+    if (q.empty() || g.lanes[lane].busy) return;
+    const std::uint32_t idx = q.front();
+    q.pop_front();
+    g.lanes[lane].busy = true;
+    Passage& ps = passages_[idx];
+    ps.rec.lane = static_cast<std::int16_t>(lane);
+    ps.rec.service_start = sim_.now();
+    const Duration t = serve(ps);
+    sim_.schedule_in(t, [this, gate, lane, idx] { lane_done(gate, lane, idx); });
+  }
+
+  void lane_done(std::uint16_t gate, std::size_t lane, std::uint32_t idx) {
+    Gate& g = gates_[gate];
+    g.lanes[lane].busy = false;
+    Passage& ps = passages_[idx];
+    ps.rec.lane_end = sim_.now();
+    if (ps.tx && !ps.tx->done()) {
+      to_staff(idx);
+    } else {
+      decide(idx);
+    }
+    start_next(gate, lane);
+  }
+
+  // ---------------------------------------------------------------- one transaction at the terminal
+  Duration draw(const TimeDist& d, RandomStream& r) const {
+    if (d.mean_s <= 0) return Duration{0};
+    return seconds(r.lognormal_mean_sd(d.mean_s, d.sd_s));
+  }
+
+  Duration serve(Passage& ps) {
+    PassageRecord& r = ps.rec;
+    const std::uint64_t seed = s_.seed;
+    RandomStream times(seed, "service", r.passage);
+    if (s_.service.exponential) {
+      r.outcome.verdict = Verdict::grant;
+      r.outcome.reason = recognizer::Reason::recognised;
+      r.outcome.credential = recognizer::Credential::face;
+      return seconds(times.exponential(s_.service.exponential_mean_s));
+    }
+    RandomStream face_rng(seed, "face", r.passage), thermal_rng(seed, "thermal", r.passage), card_rng(seed, "card", r.passage);
+    const Person& p = pop_.person(r.person);
+    recognizer::Presentation pres;
+    pres.direction = r.direction;
+    pres.offers_face = p.enrolled || p.kind == PersonKind::lookalike;
+    pres.has_card = p.has_card;
+    pres.is_visitor = p.kind == PersonKind::visitor;
+    pres.now_s = static_cast<std::int64_t>(s_.day_index) * 86400 + sim_.now().count() / 1'000'000;
+    ps.tx.emplace(s_.policy, pop_, pres);
+    GateTransaction& tx = *ps.tx;
+    Duration t = draw(s_.service.walk_up, times);
+    for (int guard = 0; guard < 64 && !tx.done() && tx.next() != Step::staff_check; ++guard) {
+      switch (tx.next()) {
+        case Step::measure_temperature: {
+          t += draw(s_.service.temperature, times);
+          ++out_.attempts.temperature_measurements;
+          const double skin = p.core_c - p.skin_gradient_c;
+          tx.on_temperature(skin + s_.thermal.bias_c + thermal_rng.normal(0.0, s_.thermal.noise_sd()));
+          break;
+        }
+        case Step::capture_face: {
+          t += draw(s_.service.presentation, times) + draw(s_.service.recognition, times);
+          const FaceEvidence e = sample_face(p, ps.mask, face_rng);
+          tx.on_face(e);
+          // Asked to wear the mask properly: a resident who has one puts it on before the next attempt.
+          if (s_.policy.mask == recognizer::MaskPolicy::require && e.acquired && e.mask != MaskState::worn && !tx.done() &&
+              tx.next() == Step::capture_face && p.carries_mask) {
+            t += draw(s_.service.mask_adjust, times);
+            ps.mask = MaskState::worn;
+          }
+          break;
+        }
+        case Step::read_card: {
+          t += draw(s_.service.card, times);
+          tx.on_card(sample_card(p, ps.mask, card_rng));
+          break;
+        }
+        default: break;
+      }
+    }
+    if (tx.done() && tx.outcome().verdict == Verdict::grant) t += draw(s_.service.door_cycle, times);
+    return t;
+  }
+
+  const ScoreDist& genuine_dist(MaskState m) const {
+    return m == MaskState::none ? s_.face.genuine_unmasked : m == MaskState::worn ? s_.face.genuine_masked : s_.face.genuine_below_nose;
+  }
+  double threshold_for(MaskState classified) const {
+    return classified == MaskState::none ? s_.policy.threshold_unmasked : s_.policy.threshold_masked;
+  }
+  std::uint32_t other_enrolled(std::uint32_t self, RandomStream& r) const {
+    const auto& ids = pop_.enrolled_residents();
+    const std::size_t k = r.below(ids.size());
+    return ids[k] != self ? ids[k] : ids[(k + 1) % ids.size()];
+  }
+
+  FaceEvidence sample_face(const Person& p, MaskState truth, RandomStream& r) {
+    auto& c = out_.attempts;
+    const int m = mask_index(truth);
+    ++c.face_attempts[m];
+    FaceEvidence e;
+    const double fta = truth == MaskState::none ? s_.face.fta_unmasked : s_.face.fta_masked;
+    if (r.bernoulli(fta)) {
+      ++c.fta[m];
+      return e;
+    }
+    e.acquired = true;
+    e.mask = truth;
+    if (!r.bernoulli(s_.face.mask_classifier_accuracy)) {
+      const int shift = 1 + static_cast<int>(r.below(2));
+      e.mask = static_cast<MaskState>((m + shift) % 3);
+    }
+    const std::uint64_t gallery = pop_.enrolled_count();
+    if (gallery == 0) return e;
+    const double thr = threshold_for(e.mask);
+    if (p.enrolled) {
+      const double genuine = r.normal(genuine_dist(truth).mean, genuine_dist(truth).sd);
+      ++c.genuine[m];
+      if (genuine < thr) ++c.genuine_nonmatch[m];
+      const double other = gallery > 1 ? r.max_of_normals(s_.face.impostor.mean, s_.face.impostor.sd, gallery - 1) : -1.0;
+      if (other > genuine) {
+        e.best_id = other_enrolled(p.id, r);
+        e.score = other;
+        if (other >= thr) ++c.misidentified;
+      } else {
+        e.best_id = p.id;
+        e.score = genuine;
+      }
+      return e;
+    }
+    // Not enrolled: every gallery comparison is an impostor comparison; a look-alike scores high against
+    // the resident they resemble.
+    ++c.impostor[m];
+    double best = r.max_of_normals(s_.face.impostor.mean, s_.face.impostor.sd, p.kind == PersonKind::lookalike ? gallery - 1 : gallery);
+    e.best_id = p.kind == PersonKind::lookalike ? other_enrolled(p.impersonates, r) : pop_.enrolled_residents()[r.below(gallery)];
+    if (p.kind == PersonKind::lookalike) {
+      const double victim = r.normal(s_.face.lookalike.mean, s_.face.lookalike.sd);
+      if (victim >= best) {
+        best = victim;
+        e.best_id = p.impersonates;
+      }
+    }
+    e.score = best;
+    if (best >= thr) ++c.impostor_match[m];
+    return e;
+  }
+
+  CardEvidence sample_card(const Person& p, MaskState mask, RandomStream& r) {
+    ++out_.attempts.card_swipes;
+    CardEvidence e;
+    e.mask = mask;
+    // The reader delivers a Wiegand frame; a misread flips one bit, which parity always catches.
+    const std::uint32_t card_number = (p.kind == PersonKind::cloned_card ? p.impersonates : p.id) & 0xFFFFu;
+    const auto fmt = s_.card.format == "w34" ? devices::wiegand::Format::W34 : devices::wiegand::Format::W26;
+    auto frame = devices::wiegand::encode({fmt, 1, card_number});
+    if (frame && r.bernoulli(s_.card.read_error)) {
+      frame = devices::wiegand::flip_bit(*frame, static_cast<unsigned>(r.below(frame->bits)));
+    }
+    if (!frame || devices::wiegand::decode(*frame).status != devices::wiegand::DecodeStatus::ok) {
+      ++out_.attempts.card_misreads;
+      e.status = CardStatus::misread;
+      return e;
+    }
+    switch (p.kind) {
+      case PersonKind::revoked_card: e.status = CardStatus::revoked; return e;
+      case PersonKind::cloned_card:
+        e.status = CardStatus::valid;
+        e.holder_id = p.impersonates;
+        if (s_.policy.card_requires_face) e.face_verify_score = r.normal(s_.face.impostor.mean, s_.face.impostor.sd);
+        return e;
+      default:
+        if (p.kind != PersonKind::resident) {
+          e.status = CardStatus::unknown;
+          return e;
+        }
+        e.status = CardStatus::valid;
+        e.holder_id = p.id;
+        if (s_.policy.card_requires_face && p.enrolled) e.face_verify_score = r.normal(genuine_dist(mask).mean, genuine_dist(mask).sd);
+        return e;
+    }
+  }
+
+  // ---------------------------------------------------------------- staff
+  void to_staff(std::uint32_t idx) {
+    Gate& g = gates_[passages_[idx].rec.gate];
+    if (g.spec->staff == 0) {
+      passages_[idx].rec.staff_unavailable = true;
+      passages_[idx].tx->on_staff({false, std::nullopt});
+      decide(idx);
+      return;
+    }
+    g.staff_queue.push_back(idx);
+    try_staff(passages_[idx].rec.gate);
+  }
+
+  void try_staff(std::uint16_t gate) {
+    Gate& g = gates_[gate];
+    while (g.staff_free > 0 && !g.staff_queue.empty()) {
+      const std::uint32_t idx = g.staff_queue.front();
+      g.staff_queue.pop_front();
+      --g.staff_free;
+      Passage& ps = passages_[idx];
+      ps.rec.staff_wait = sim_.now() - ps.rec.lane_end;
+      RandomStream staff_rng(s_.seed, "staff", ps.rec.passage);
+      const Duration t = draw(s_.service.staff_check, staff_rng);
+      ps.rec.staff_time = t;
+      sim_.schedule_in(t, [this, gate, idx] { staff_done(gate, idx); });
+    }
+  }
+
+  void staff_done(std::uint16_t gate, std::uint32_t idx) {
+    Passage& ps = passages_[idx];
+    const Person& p = pop_.person(ps.rec.person);
+    RandomStream r(s_.seed, "staff.decision", ps.rec.passage);
+    recognizer::StaffEvidence ev;
+    bool should_pass = ps.rec.entitled;
+    if (ps.tx->outcome().temperature_alarm) {
+      const double handheld = std::round((p.core_c + r.normal(0.0, s_.thermal.handheld_sd_c)) * 10.0) / 10.0;
+      ev.handheld_temperature_c = handheld;
+      if (handheld >= 37.3) should_pass = false;
+    }
+    if (s_.policy.health_code_check && p.health != recognizer::HealthCode::green) should_pass = false;
+    ev.approved = r.bernoulli(s_.staff.permit_check_accuracy) ? should_pass : !should_pass;
+    ps.tx->on_staff(ev);
+    ++gates_[gate].staff_free;
+    decide(idx);
+    try_staff(gate);
+  }
+
+  // ---------------------------------------------------------------- outcome
+  void decide(std::uint32_t idx) {
+    Passage& ps = passages_[idx];
+    PassageRecord& r = ps.rec;
+    r.decided = sim_.now();
+    if (ps.tx) r.outcome = ps.tx->outcome();
+    r.passed = r.outcome.verdict == Verdict::grant;
+    const auto followers = std::move(ps.tailgaters);
+    out_.passages.push_back(r);
+    ps.tx.reset();
+    --active_;
+    for (const std::uint32_t f : followers) {
+      if (r.passed) {
+        PassageRecord& fr = passages_[f].rec;
+        fr.tailgated = true;
+        fr.passed = true;
+        fr.lane = r.lane;
+        fr.arrived = r.arrived;
+        fr.service_start = fr.lane_end = fr.decided = sim_.now();
+        out_.passages.push_back(fr);
+        --active_;
+      } else {
+        join_queue(f);  // the door stayed shut: the follower queues like everyone else
+      }
+    }
+  }
+
+  void sample_minute() {
+    TimelineSample smp;
+    smp.t = sim_.now();
+    for (const auto& g : gates_) {
+      for (std::size_t l = 0; l < g.lanes.size(); ++l) {
+        smp.lane_queue.push_back(static_cast<std::uint32_t>(g.spec->queue == QueueMode::shared ? (l == 0 ? g.shared.size() : 0)
+                                                                                              : g.lanes[l].queue.size()));
+      }
+      smp.staff_queue.push_back(static_cast<std::uint32_t>(g.staff_queue.size()));
+    }
+    out_.timeline.push_back(std::move(smp));
+    if (*progress_ && (sim_.now().count() / 1'000'000) % 3600 == 0) (*progress_)(sim_.now(), s_.day_end);
+    if (sim_.now() < s_.day_end || active_ > 0) sim_.schedule_in(std::chrono::minutes(1), [this] { sample_minute(); });
+  }
+
+  const Scenario& s_;
+  Simulation sim_;
+  Population pop_;
+  std::vector<Gate> gates_;
+  std::vector<ArrivalStream> streams_;
+  std::vector<Passage> passages_;
+  std::size_t active_ = 0;
+  const ProgressFn* progress_ = nullptr;
+  RunOutput out_;
+};
+
+}  // namespace
+
+RunOutput run_world(const Scenario& scenario, const ProgressFn& progress) {
+  World w(scenario);
+  return w.run(progress);
+}
+
+}  // namespace gatetwin::sim
