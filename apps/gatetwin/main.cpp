@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "gatetwin/sim/compare.hpp"
 #include "gatetwin/sim/metrics.hpp"
 #include "gatetwin/sim/report.hpp"
 #include "gatetwin/sim/scenario_loader.hpp"
@@ -105,6 +106,13 @@ int main(int argc, char** argv) {
   auto* schema = app.add_subcommand("schema", "print the scenario schema (every key with unit and default)");
   schema->add_flag("--markdown", markdown, "as the Markdown tables of docs/scenarios.md");
 
+  std::string run_a, run_b;
+  std::size_t max_listed = 20;
+  auto* compare = app.add_subcommand("compare", "compare two runs of the same scenario and seed passage by passage");
+  compare->add_option("run_a", run_a, "first run directory (or its events.jsonl)")->required();
+  compare->add_option("run_b", run_b, "second run directory (or its events.jsonl)")->required();
+  compare->add_option("-n,--list", max_listed, "list at most this many changed passages (default 20)");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -113,6 +121,19 @@ int main(int argc, char** argv) {
   try {
     if (*run) return cmd_run(scenario, out_dir, sets, seed, junit, quiet);
     if (*validate) return cmd_validate(files, sets);
+    if (*compare) {
+      auto events = [](const std::string& p) {
+        return std::filesystem::is_directory(p) ? (std::filesystem::path(p) / "events.jsonl").string() : p;
+      };
+      try {
+        const auto c = gs::compare_event_logs(events(run_a), events(run_b));
+        std::cout << gs::comparison_text(c, max_listed);
+        return c.same_arrivals() ? 0 : 2;
+      } catch (const std::runtime_error& e) {
+        std::cerr << "error: " << e.what() << "\n";
+        return 2;
+      }
+    }
     if (*schema) {
       (void)markdown;
       std::cout << gs::schema_markdown();

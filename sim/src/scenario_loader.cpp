@@ -78,6 +78,8 @@ std::string format_clock_hms(SimTime t) {
   return buf;
 }
 
+const std::string kOverrides = "--set";
+
 class Loader {
  public:
   explicit Loader(Scenario& s) : s_(s) {}
@@ -87,7 +89,7 @@ class Loader {
   void error(const std::string& file, const YAML::Mark& m, const std::string& field, const std::string& msg) {
     ScenarioError e;
     e.file = file;
-    if (!m.is_null()) {
+    if (!m.is_null() && file != kOverrides) {  // an override's value has no place in a file
       e.line = m.line + 1;
       e.column = m.column + 1;
     }
@@ -474,7 +476,7 @@ LoadResult load_scenario_file(const std::string& path, const std::vector<std::st
 }
 
 namespace {
-YAML::Node value_node(const Field& f, const Scenario& sc, std::size_t i) {
+std::optional<YAML::Node> value_node(const Field& f, const Scenario& sc, std::size_t i) {
   auto& s = const_cast<Scenario&>(sc);
   YAML::Node n;
   switch (f.kind) {
@@ -492,7 +494,7 @@ YAML::Node value_node(const Field& f, const Scenario& sc, std::size_t i) {
     }
     case Kind::optional_number: {
       const auto& o = f.opt_ref(s, i);
-      if (!o) return YAML::Node();  // undefined: omitted
+      if (!o) return std::nullopt;  // not set: omitted
       n = format_number(*o);
       break;
     }
@@ -527,13 +529,13 @@ std::string to_yaml(const Scenario& s) {
     if (starts_with(f.path, "gates[].")) {
       for (std::size_t i = 0; i < s.gates.size(); ++i) {
         YAML::Node g = gates[i];
-        put(g, f.path.substr(8), value_node(f, s, i));
+        if (const auto v = value_node(f, s, i)) put(g, f.path.substr(8), *v);
       }
       continue;
     }
-    const YAML::Node v = value_node(f, s, 0);
-    if (!v.IsDefined()) continue;
-    put(root, f.path, v);
+    const auto v = value_node(f, s, 0);
+    if (!v) continue;
+    put(root, f.path, *v);
     if (f.path == "arrivals.tailgating_share") root["gates"] = gates;  // keep gates near the top
   }
   YAML::Emitter out;
@@ -579,8 +581,8 @@ std::string schema_markdown() {
       } else if (f.kind == Kind::profile) {
         def = "from `profile`";
       } else {
-        const YAML::Node v = value_node(f, defaults, 0);
-        def = v.IsScalar() ? v.Scalar() : "";
+        const auto v = value_node(f, defaults, 0);
+        def = v && v->IsScalar() ? v->Scalar() : "";
         if (def.empty()) def = "\"\"";
       }
       md << "| `" << f.path << "` | " << type << " | " << f.unit << " | " << def << " | " << range << " | " << f.doc << " |\n";

@@ -66,6 +66,8 @@ class World {
       gates_.push_back(std::move(gate));
     }
     out_.max_queue.assign(out_.lane_names.size(), 0);
+    minute_max_.assign(out_.lane_names.size(), 0);
+    minute_staff_max_.assign(gates_.size(), 0);
   }
 
   RunOutput run(const ProgressFn& progress) {
@@ -197,26 +199,33 @@ class World {
   void join_queue(std::uint32_t idx) {
     Passage& ps = passages_[idx];
     ps.rec.arrived = sim_.now();
-    Gate& g = gates_[ps.rec.gate];
+    const std::uint16_t gate = ps.rec.gate;
+    Gate& g = gates_[gate];
     if (g.spec->queue == QueueMode::shared) {
       g.shared.push_back(idx);
+      for (std::size_t l = 0; l < g.lanes.size(); ++l) {
+        if (!g.lanes[l].busy) {
+          start_next(gate, l);
+          break;
+        }
+      }
       note_queue(g.first_column, g.shared.size());
-      for (std::size_t l = 0; l < g.lanes.size(); ++l)
-        if (!g.lanes[l].busy) return start_next(ps.rec.gate, l);
       return;
     }
     std::size_t best = 0;
+    const auto load = [&](std::size_t k) { return g.lanes[k].queue.size() + (g.lanes[k].busy ? 1 : 0); };
     for (std::size_t l = 1; l < g.lanes.size(); ++l) {
-      const auto load = [&](std::size_t k) { return g.lanes[k].queue.size() + (g.lanes[k].busy ? 1 : 0); };
       if (load(l) < load(best)) best = l;
     }
     g.lanes[best].queue.push_back(idx);
+    if (!g.lanes[best].busy) start_next(gate, best);
     note_queue(g.first_column + best, g.lanes[best].queue.size());
-    if (!g.lanes[best].busy) start_next(ps.rec.gate, best);
   }
 
   void note_queue(std::size_t column, std::size_t length) {
-    out_.max_queue[column] = std::max<std::uint32_t>(out_.max_queue[column], static_cast<std::uint32_t>(length));
+    const auto n = static_cast<std::uint32_t>(length);
+    out_.max_queue[column] = std::max(out_.max_queue[column], n);
+    minute_max_[column] = std::max(minute_max_[column], n);
   }
 
   void start_next(std::uint16_t gate, std::size_t lane) {
@@ -414,7 +423,9 @@ class World {
       return;
     }
     g.staff_queue.push_back(idx);
-    try_staff(passages_[idx].rec.gate);
+    const std::uint16_t gi = passages_[idx].rec.gate;
+    try_staff(gi);
+    minute_staff_max_[gi] = std::max(minute_staff_max_[gi], static_cast<std::uint32_t>(g.staff_queue.size()));
   }
 
   void try_staff(std::uint16_t gate) {
@@ -478,17 +489,24 @@ class World {
     }
   }
 
+  // One timeline row per simulated minute: the longest queue seen during the minute that ends now.
   void sample_minute() {
     TimelineSample smp;
-    smp.t = sim_.now();
-    for (const auto& g : gates_) {
-      for (std::size_t l = 0; l < g.lanes.size(); ++l) {
-        smp.lane_queue.push_back(static_cast<std::uint32_t>(g.spec->queue == QueueMode::shared ? (l == 0 ? g.shared.size() : 0)
-                                                                                              : g.lanes[l].queue.size()));
-      }
-      smp.staff_queue.push_back(static_cast<std::uint32_t>(g.staff_queue.size()));
+    smp.t = sim_.now() - std::chrono::minutes(1);
+    if (sim_.now() > s_.day_start) {
+      smp.lane_queue = minute_max_;
+      smp.staff_queue = minute_staff_max_;
+      out_.timeline.push_back(std::move(smp));
     }
-    out_.timeline.push_back(std::move(smp));
+    // The next minute starts with the queues as they are now.
+    for (std::size_t g = 0; g < gates_.size(); ++g) {
+      const Gate& gate = gates_[g];
+      for (std::size_t l = 0; l < gate.lanes.size(); ++l) {
+        const std::size_t len = gate.spec->queue == QueueMode::shared ? (l == 0 ? gate.shared.size() : 0) : gate.lanes[l].queue.size();
+        minute_max_[gate.first_column + l] = static_cast<std::uint32_t>(len);
+      }
+      minute_staff_max_[g] = static_cast<std::uint32_t>(gate.staff_queue.size());
+    }
     if (*progress_ && (sim_.now().count() / 1'000'000) % 3600 == 0) (*progress_)(sim_.now(), s_.day_end);
     if (sim_.now() < s_.day_end || active_ > 0) sim_.schedule_in(std::chrono::minutes(1), [this] { sample_minute(); });
   }
@@ -501,6 +519,7 @@ class World {
   std::vector<Passage> passages_;
   std::size_t active_ = 0;
   const ProgressFn* progress_ = nullptr;
+  std::vector<std::uint32_t> minute_max_, minute_staff_max_;  // longest queues in the current minute
   RunOutput out_;
 };
 

@@ -53,16 +53,17 @@ struct AttemptCounts {
   std::uint64_t temperature_measurements = 0;
 };
 
+// The longest queues seen during the minute that starts at `t`.
 struct TimelineSample {
   SimTime t;
-  std::vector<std::uint32_t> lane_queue;   // waiting per lane, all gates in order (shared queues: per gate, first lane)
+  std::vector<std::uint32_t> lane_queue;   // per lane, all gates in order (a shared queue is reported on its gate's first lane)
   std::vector<std::uint32_t> staff_queue;  // per gate
 };
 
 struct RunOutput {
   std::vector<PassageRecord> passages;   // in order of final decision
   AttemptCounts attempts;
-  std::vector<TimelineSample> timeline;  // one sample per simulated minute
+  std::vector<TimelineSample> timeline;  // one row per simulated minute
   std::vector<std::string> lane_names;   // "north/1" ...
   std::vector<std::uint32_t> max_queue;  // per lane column
   std::uint64_t events = 0;
