@@ -12,16 +12,17 @@
 //
 //   build/bench/engine_bench [--benchmark_*]
 #include <benchmark/benchmark.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <functional>
-#include <map>
 #include <queue>
 #include <string>
 #include <unordered_set>
+#include <utility>
 #include <vector>
 
 #include "gatetwin/sim/random.hpp"
@@ -180,16 +181,33 @@ bool same_workload() {
 // Keeps items_per_second of every run so the ratios can be printed at the end.
 class RatioReporter : public benchmark::ConsoleReporter {
  public:
+  explicit RatioReporter(OutputOptions options) : ConsoleReporter(options) {}
   void ReportRuns(const std::vector<Run>& runs) override {
     for (const auto& r : runs) {
       if (r.run_type != Run::RT_Iteration || r.error_occurred) continue;
       const auto it = r.counters.find("items_per_second");
-      if (it != r.counters.end()) rates[r.benchmark_name()] = it->second.value;
+      if (it != r.counters.end()) rates.emplace_back(r.benchmark_name(), it->second.value);
     }
     ConsoleReporter::ReportRuns(runs);
   }
-  std::map<std::string, double> rates;
+  std::vector<std::pair<std::string, double>> rates;  // in the order run
 };
+
+// "BM_Hold_Engine/1000/min_time:0.500" -> {"Hold", "Engine", "1000"}
+struct Name {
+  std::string workload, impl, arg;
+};
+Name parse(const std::string& full) {
+  Name n;
+  const auto slash = full.find('/');
+  std::string family = full.substr(0, slash);
+  if (slash != std::string::npos) n.arg = full.substr(slash + 1, full.find('/', slash + 1) - slash - 1);
+  if (family.rfind("BM_", 0) == 0) family.erase(0, 3);
+  const auto us = family.rfind('_');
+  n.workload = family.substr(0, us);
+  n.impl = us == std::string::npos ? "" : family.substr(us + 1);
+  return n;
+}
 
 }  // namespace
 
@@ -197,20 +215,22 @@ int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   if (!same_workload()) return 1;
-  RatioReporter reporter;
+  RatioReporter reporter(isatty(fileno(stdout)) ? benchmark::ConsoleReporter::OO_Defaults
+                                                : benchmark::ConsoleReporter::OO_Tabular);
   benchmark::RunSpecifiedBenchmarks(&reporter);
   benchmark::Shutdown();
   bool header = false;
   for (const auto& [name, rate] : reporter.rates) {
-    const auto slash = name.find('/');
-    const std::string family = name.substr(0, slash), arg = slash == std::string::npos ? "" : name.substr(slash);
-    if (family.size() < 7 || family.compare(family.size() - 7, 7, "_Engine") != 0) continue;
-    const auto base = reporter.rates.find(family.substr(0, family.size() - 7) + "_Baseline" + arg);
-    if (base == reporter.rates.end() || base->second <= 0) continue;
-    if (!header) std::printf("\nengine / baseline (events per second):\n");
-    header = true;
-    std::printf("  %-34s %6.2fx  (%.3g vs %.3g events/s)\n", (family.substr(3, family.size() - 10) + arg).c_str(),
-                rate / base->second, rate, base->second);
+    const Name n = parse(name);
+    if (n.impl != "Engine") continue;
+    for (const auto& [other, base] : reporter.rates) {
+      const Name b = parse(other);
+      if (b.impl != "Baseline" || b.workload != n.workload || b.arg != n.arg || base <= 0) continue;
+      if (!header) std::printf("\nengine / baseline, events per second:\n");
+      header = true;
+      std::printf("  %-12s P=%-7s %5.2fx  (engine %.3g/s, baseline %.3g/s)\n", n.workload.c_str(), n.arg.c_str(), rate / base,
+                  rate, base);
+    }
   }
   return 0;
 }

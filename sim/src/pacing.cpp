@@ -20,11 +20,15 @@ void ScaledPacer::begin(SimTime start) {
 }
 
 WallClock::time_point ScaledPacer::deadline(SimTime t) const {
-  const auto wall_offset = std::chrono::duration<double, std::micro>(static_cast<double>((t - sim_start_).count()) / speed_);
+  const double offset_us = static_cast<double>((t - sim_start_).count()) / speed_;
+  // A far-away end time (SimTime::max() = "run until stopped") must not overflow the clock.
+  constexpr double kYearUs = 365.0 * 86400.0 * 1e6;
+  if (offset_us > kYearUs) return WallClock::time_point::max();
+  const auto wall_offset = std::chrono::duration<double, std::micro>(offset_us);
   return wall_start_ + std::chrono::duration_cast<std::chrono::steady_clock::duration>(wall_offset);
 }
 
-bool ScaledPacer::wait_for(SimTime t, const std::atomic<bool>& interrupt) {
+bool ScaledPacer::wait_for(SimTime t, const std::atomic<bool>& interrupt, bool is_event) {
   const auto due = deadline(t);
   // Sleep in short slices so an external input is noticed within a millisecond.
   constexpr auto slice = std::chrono::milliseconds(1);
@@ -34,6 +38,7 @@ bool ScaledPacer::wait_for(SimTime t, const std::atomic<bool>& interrupt) {
     clock_.sleep_until(std::min(due, now + slice));
     now = clock_.now();
   }
+  if (!is_event) return true;
   const auto late = std::chrono::duration_cast<Duration>(now - due);
   ++stats_.paced_events;
   stats_.total_lateness += late;

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -63,6 +64,40 @@ std::optional<std::pair<double, std::string>> split_unit(const std::string& raw)
   return std::make_pair(*v, trim(s.substr(i)));
 }
 
+// "hh:mm" or "hh:mm:ss", two digits each (one for the hour), 00:00 to 24:00; nothing else.
+std::optional<SimTime> parse_clock(const std::string& raw) {
+  auto two = [&](std::size_t at, int& out) {
+    if (at + 2 > raw.size() || !std::isdigit(static_cast<unsigned char>(raw[at])) || !std::isdigit(static_cast<unsigned char>(raw[at + 1])))
+      return false;
+    out = (raw[at] - '0') * 10 + (raw[at + 1] - '0');
+    return true;
+  };
+  int h = 0, m = 0, sec = 0;
+  std::size_t pos = 0;
+  if (raw.size() >= 2 && std::isdigit(static_cast<unsigned char>(raw[0])) && raw[1] == ':') {
+    h = raw[0] - '0';
+    pos = 1;
+  } else if (two(0, h)) {
+    pos = 2;
+  } else {
+    return std::nullopt;
+  }
+  if (pos >= raw.size() || raw[pos] != ':' || !two(pos + 1, m)) return std::nullopt;
+  pos += 3;
+  if (pos < raw.size()) {
+    if (raw[pos] != ':' || !two(pos + 1, sec) || pos + 3 != raw.size()) return std::nullopt;
+  }
+  if (h > 24 || m > 59 || sec > 59 || (h == 24 && (m || sec))) return std::nullopt;
+  return std::chrono::hours(h) + std::chrono::minutes(m) + std::chrono::seconds(sec);
+}
+
+// Numbers in messages: plain notation ("1000000", "0.5"), not "1e+06".
+std::string format_limit(double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.12g", v);
+  return buf;
+}
+
 std::string format_number(double v) {
   char buf[64];
   auto [p, ec] = std::to_chars(buf, buf + sizeof buf, v);
@@ -80,11 +115,20 @@ std::string format_clock_hms(SimTime t) {
 
 const std::string kOverrides = "--set";
 
+// The gate a scenario without a `gates` list gets.
+GateSpec default_gate() {
+  GateSpec g;
+  g.name = "main";
+  g.lanes = 2;
+  return g;
+}
+
 class Loader {
  public:
   explicit Loader(Scenario& s) : s_(s) {}
   std::vector<ScenarioError> errors;
   std::map<std::string, std::pair<std::string, YAML::Mark>> marks;  // path -> (file, place)
+  std::set<std::string> error_fields;                                // fields that already have an error
 
   void error(const std::string& file, const YAML::Mark& m, const std::string& field, const std::string& msg) {
     ScenarioError e;
@@ -95,6 +139,7 @@ class Loader {
     }
     e.field = field;
     e.message = msg;
+    error_fields.insert(field);
     errors.push_back(std::move(e));
   }
 
@@ -110,6 +155,10 @@ class Loader {
         continue;
       }
       const std::string key = key_node.Scalar();
+      if (key.find_first_of(".[]") != std::string::npos || key.empty()) {
+        error(file, key_node.Mark(), shown_prefix + key, "unknown key (write nested settings as mappings, not dotted names)");
+        continue;
+      }
       const std::string path = prefix + key;
       const std::string shown = shown_prefix + key;
       if (!seen.insert(key).second) {
@@ -214,14 +263,12 @@ class Loader {
         return;
       }
       case Kind::clock: {
-        int h = 0, m = 0, sec = 0;
-        char extra = 0;
-        const int n = std::sscanf(raw.c_str(), "%d:%d:%d%c", &h, &m, &sec, &extra);
-        if (n < 2 || n > 3 || h < 0 || h > 24 || m < 0 || m > 59 || sec < 0 || sec > 59 || (h == 24 && (m || sec))) {
+        const auto t = parse_clock(raw);
+        if (!t) {
           error(file, vm, shown, "expected a time of day hh:mm or hh:mm:ss (00:00 to 24:00), got '" + raw + "'");
           return;
         }
-        f.clock_ref(s_, i) = std::chrono::hours(h) + std::chrono::minutes(m) + std::chrono::seconds(sec);
+        f.clock_ref(s_, i) = *t;
         return;
       }
       default: break;
@@ -235,7 +282,7 @@ class Loader {
     double v = parsed->first;
     const std::string& unit = parsed->second;
     if (!unit.empty()) {
-      bool ok = false;
+      bool ok = unit == f.unit;  // "400 households" is fine for a field counted in households
       if (f.kind == Kind::seconds || (f.kind == Kind::optional_number && f.unit == "s")) {
         static const std::map<std::string, double> scale = {{"s", 1.0}, {"ms", 1e-3}, {"min", 60.0}, {"h", 3600.0}};
         if (auto it = scale.find(unit); it != scale.end()) v *= it->second, ok = true;
@@ -250,8 +297,8 @@ class Loader {
       }
     }
     if (v < f.min || v > f.max) {
-      error(file, vm, shown, "must be between " + format_number(f.min) + " and " + format_number(f.max) +
-                                 (f.unit.empty() ? "" : " " + f.unit) + ", got " + format_number(v));
+      error(file, vm, shown, "must be between " + format_limit(f.min) + " and " + format_limit(f.max) +
+                                 (f.unit.empty() ? "" : " (" + f.unit + ")") + ", got " + format_limit(v));
       return;
     }
     switch (f.kind) {
@@ -316,6 +363,7 @@ void cross_validate(Scenario& s, Loader& L, const std::string& file) {
     fail("policy.threshold_masked", "is above policy.threshold_unmasked; masked probes score lower, so this is almost surely a mistake");
   if (s.arrivals.profile == "custom") {
     for (const char* key : {"arrivals.entry_profile", "arrivals.exit_profile"}) {
+      if (L.error_fields.count(key)) continue;  // already reported where the list is wrong
       const auto& prof = std::string(key) == "arrivals.entry_profile" ? s.arrivals.entry_profile : s.arrivals.exit_profile;
       double sum = 0;
       for (double w : prof) sum += w;
@@ -327,12 +375,7 @@ void cross_validate(Scenario& s, Loader& L, const std::string& file) {
            "hourly weights are only used with profile: custom");
     fill_profile(s.arrivals.profile, s.arrivals.entry_profile, s.arrivals.exit_profile);
   }
-  if (s.gates.empty()) {
-    GateSpec g;
-    g.name = "main";
-    g.lanes = 2;
-    s.gates.push_back(g);
-  }
+  if (s.gates.empty()) s.gates.push_back(default_gate());
   std::set<std::string> names;
   bool any_entry = false, any_exit = false;
   double share_sum = 0;
@@ -383,24 +426,43 @@ LoadResult load(const YAML::Node& root, const std::string& file, const std::stri
     r.errors = std::move(L.errors);
     return r;
   }
-  // A calibration file first, so that inline face.* keys override it.
+  // A calibration file first, so that inline face.* keys (and overrides) override it. `--set
+  // face.calibration=...` names one too (relative to the working directory).
+  std::optional<std::pair<std::string, std::string>> calibration;  // (path as written, where it was named)
   const YAML::Node face = root["face"];
+  YAML::Mark cal_mark = YAML::Mark::null_mark();
   if (face && face.IsMap() && face["calibration"] && face["calibration"].IsScalar()) {
     std::filesystem::path cal = face["calibration"].Scalar();
-    if (cal.is_relative()) cal = std::filesystem::path(base_dir) / cal;
-    try {
-      const YAML::Node cal_root = YAML::LoadFile(cal.string());
-      if (!cal_root.IsMap()) {
-        L.error(cal.string(), cal_root.Mark(), "face", "a calibration file must be a mapping of face.* settings");
-      } else if (cal_root["calibration"]) {
-        L.error(cal.string(), cal_root["calibration"].Mark(), "calibration", "a calibration file cannot name another calibration file");
-      } else {
-        L.walk_map(cal.string(), cal_root, "face.", 0, "face.");
+    if (cal.is_relative() && !cal.empty()) cal = std::filesystem::path(base_dir) / cal;
+    calibration = std::make_pair(cal.string(), file);
+    cal_mark = face["calibration"].Mark();
+  }
+  for (const auto& o : overrides) {
+    if (starts_with(trim(o), "face.calibration=")) {
+      calibration = std::make_pair(trim(o.substr(o.find('=') + 1)), std::string(kOverrides));
+      cal_mark = YAML::Mark::null_mark();
+    }
+  }
+  if (calibration) {
+    const auto& [cal, named_in] = *calibration;
+    std::error_code ec;
+    if (cal.empty() || !std::filesystem::is_regular_file(cal, ec)) {
+      L.error(named_in, cal_mark, "face.calibration", "cannot read calibration file '" + cal + "'");
+    } else {
+      try {
+        const YAML::Node cal_root = YAML::LoadFile(cal);
+        if (!cal_root.IsMap()) {
+          L.error(cal, cal_root.Mark(), "face", "a calibration file must be a mapping of face.* settings");
+        } else if (cal_root["calibration"]) {
+          L.error(cal, cal_root["calibration"].Mark(), "calibration", "a calibration file cannot name another calibration file");
+        } else {
+          L.walk_map(cal, cal_root, "face.", 0, "face.");
+        }
+      } catch (const YAML::Exception& e) {
+        L.error(cal, e.mark, "", "YAML syntax error: " + e.msg);
+      } catch (const std::exception& e) {
+        L.error(named_in, cal_mark, "face.calibration", "cannot read calibration file '" + cal + "': " + e.what());
       }
-    } catch (const YAML::BadFile&) {
-      L.error(file, face["calibration"].Mark(), "face.calibration", "cannot read calibration file '" + cal.string() + "'");
-    } catch (const YAML::Exception& e) {
-      L.error(cal.string(), e.mark, "", e.msg);
     }
   }
   L.walk_map(file, root, "", 0, "");
@@ -414,7 +476,9 @@ LoadResult load(const YAML::Node& root, const std::string& file, const std::stri
       continue;
     }
     if (starts_with(norm->first, "gates[]") && norm->second >= s.gates.size()) {
-      if (norm->second == s.gates.size() || (s.gates.empty() && norm->second == 0)) {
+      if (s.gates.empty() && norm->second == 0) {
+        s.gates.push_back(default_gate());  // the implicit gate a file without gates gets
+      } else if (norm->second == s.gates.size()) {
         L.ensure_gate(norm->second);
       } else {
         L.error("--set", YAML::Mark::null_mark(), o.substr(0, eq), "gate index out of range");
@@ -456,6 +520,11 @@ LoadResult load_scenario_text(const std::string& yaml_text, const std::string& d
 }
 
 LoadResult load_scenario_file(const std::string& path, const std::vector<std::string>& overrides) {
+  if (std::filesystem::is_directory(path)) {
+    LoadResult r;
+    r.errors.push_back({path, 0, 0, "", "is a directory, not a scenario file"});
+    return r;
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     LoadResult r;
@@ -540,7 +609,17 @@ std::string to_yaml(const Scenario& s) {
   }
   YAML::Emitter out;
   out << root;
-  return std::string(out.c_str()) + "\n";
+  // Quote clock times so that YAML 1.1 readers do not take 23:00:00 for a sexagesimal number.
+  std::string text = out.c_str();
+  for (const char* key : {"  start: ", "  end: "}) {
+    const auto at = text.find(key);
+    if (at != std::string::npos) {
+      const auto value = at + std::strlen(key);
+      text.insert(text.find('\n', value), "\"");
+      text.insert(value, "\"");
+    }
+  }
+  return text + "\n";
 }
 
 std::string schema_markdown() {

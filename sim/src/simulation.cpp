@@ -132,7 +132,7 @@ RunSummary Simulation::run_until(SimTime end, Pacer& pacer) {
     }
     if (heap_.empty() || heap_.front().time > end.count()) {
       // Nothing due before the end: in paced mode wait for the end (or an external input).
-      if (!pacer.wait_for(end, inbox_nonempty_)) continue;
+      if (!pacer.wait_for(end, inbox_nonempty_, /*is_event=*/false)) continue;
       now_ = std::max(now_, end);
       break;
     }

@@ -47,7 +47,8 @@ class Pacer {
   virtual void begin(SimTime start) { (void)start; }
   // Blocks until the event at sim time `t` may run. Returns false if it returned early because
   // `interrupt` became true (an external input arrived); the caller then processes it and asks again.
-  virtual bool wait_for(SimTime t, const std::atomic<bool>& interrupt) = 0;
+  // `is_event` is false for the final wait until the run's end time, which is not counted in stats().
+  virtual bool wait_for(SimTime t, const std::atomic<bool>& interrupt, bool is_event = true) = 0;
   // The sim time that corresponds to the present wall time, never earlier than `floor`.
   virtual SimTime present(SimTime floor) { return floor; }
   virtual PacingStats stats() const { return {}; }
@@ -55,7 +56,7 @@ class Pacer {
 
 class AsFastAsPossible final : public Pacer {
  public:
-  bool wait_for(SimTime, const std::atomic<bool>&) override { return true; }
+  bool wait_for(SimTime, const std::atomic<bool>&, bool = true) override { return true; }
 };
 
 class ScaledPacer final : public Pacer {
@@ -64,7 +65,7 @@ class ScaledPacer final : public Pacer {
   // starts more than `tolerance` (wall time) after its deadline.
   ScaledPacer(double speed, WallClock& clock, bool strict = false, Duration tolerance = std::chrono::milliseconds(50));
   void begin(SimTime start) override;
-  bool wait_for(SimTime t, const std::atomic<bool>& interrupt) override;
+  bool wait_for(SimTime t, const std::atomic<bool>& interrupt, bool is_event = true) override;
   SimTime present(SimTime floor) override;
   PacingStats stats() const override { return stats_; }
 

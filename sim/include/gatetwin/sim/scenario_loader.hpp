@@ -26,7 +26,7 @@ struct LoadResult {
 };
 
 // `overrides` are "path=value" strings (value in YAML syntax), applied after the file, e.g.
-// "policy.fever_threshold_c=37.5" or "gates[0].lanes=3". Errors in them name "--set" as the file.
+// "policy.fever_threshold=37.5" or "gates[0].lanes=3". Errors in them name "--set" as the file.
 LoadResult load_scenario_file(const std::string& path, const std::vector<std::string>& overrides = {});
 LoadResult load_scenario_text(const std::string& yaml_text, const std::string& display_name,
                               const std::vector<std::string>& overrides = {});
