@@ -4,8 +4,8 @@
 //
 // Events are ordered by (time, insertion sequence): events at the same time run in the order they were
 // scheduled, so a run is a pure function of the scenario and its seed. The queue is a binary heap of
-// small plain entries; the actions live in a slot table and never move while queued, which is what
-// makes this faster than a std::priority_queue of std::function. Cancellation is O(1): the slot is
+// small plain entries (4-ary); the actions live in a slot table and never move while queued, which is what
+// keeps it at least as fast as a std::priority_queue of std::function (bench/engine_bench). Cancellation is O(1): the slot is
 // released and its heap entry is skipped when it surfaces (a generation counter tells stale entries).
 #include <atomic>
 #include <cstdint>
@@ -97,7 +97,9 @@ class Simulation {
   std::uint64_t next_seq_ = 0;
   std::uint64_t executed_ = 0;
   std::size_t live_ = 0;
+  std::size_t stale_in_heap_ = 0;  // cancelled entries still in the heap
   bool stop_requested_ = false;
+  static constexpr std::size_t kArity = 2;
   std::vector<Entry> heap_;
   std::vector<Slot> slots_;
   std::vector<std::uint32_t> free_slots_;
