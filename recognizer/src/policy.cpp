@@ -198,6 +198,7 @@ void GateTransaction::on_face(const FaceEvidence& face) {
     }
     if (policy_.mask == MaskPolicy::remind) outcome_.mask_reminder = true;
   }
+  if (face.acquired) ++outcome_.match_attempts;
   if (face.acquired && face.best_id && face.score >= threshold_for(face.mask)) {
     authorise(*face.best_id, Credential::face);
     return;
@@ -225,9 +226,13 @@ void GateTransaction::on_card(const CardEvidence& card) {
     case CardStatus::unknown: refer_to_staff(Reason::card_unknown); return;
     case CardStatus::valid: break;
   }
-  if (policy_.card_requires_face && !(card.face_verify_score && *card.face_verify_score >= threshold_for(card.mask))) {
-    refer_to_staff(Reason::card_face_mismatch);
-    return;
+  if (policy_.card_requires_face) {
+    const auto holder = directory_.rights(card.holder_id);
+    const bool verifiable = holder && holder->has_face_template;
+    if (verifiable && !(card.face_verify_score && *card.face_verify_score >= threshold_for(card.mask))) {
+      refer_to_staff(Reason::card_face_mismatch);
+      return;
+    }
   }
   authorise(card.holder_id, Credential::card);
 }
@@ -273,7 +278,7 @@ void GateTransaction::refer_to_staff(Reason reason) {
 
 void GateTransaction::on_staff(const StaffEvidence& staff) {
   if (step_ != Step::staff_check) return;
-  if (staff.handheld_temperature_c) outcome_.temperature_c = *staff.handheld_temperature_c;
+  if (staff.handheld_temperature_c) outcome_.staff_temperature_c = *staff.handheld_temperature_c;
   if (staff.approved) {
     outcome_.credential = Credential::staff;
     finish(Verdict::grant, Reason::staff_approved);
@@ -294,6 +299,11 @@ std::string announcement_for(const Outcome& o) {
   if (o.temperature_c) {
     char buf[64];
     std::snprintf(buf, sizeof buf, "%s，%.1f度，", o.temperature_alarm ? "体温异常" : "体温正常", *o.temperature_c);
+    text += buf;
+  }
+  if (o.staff_temperature_c) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "人工复测%.1f度，", *o.staff_temperature_c);
     text += buf;
   }
   if (o.mask_reminder) text += "请佩戴口罩，";

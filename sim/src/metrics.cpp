@@ -79,7 +79,7 @@ Metrics compute_metrics(const Scenario& s, const RunOutput& out) {
     }
     // Decision-level FRR (face): an entitled, enrolled person tried the face and the face did not let them
     // in. Transactions stopped by the mask policy before matching are not biometric rejects.
-    if (r.entitled && o.face_attempts > 0 && o.reason != Reason::mask_required) {
+    if (r.entitled && o.match_attempts > 0) {
       ++m.frr.trials;
       if (o.identified_by != Credential::face) ++m.frr.hits;
     }

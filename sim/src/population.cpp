@@ -172,6 +172,7 @@ std::optional<recognizer::Rights> Population::rights(std::uint32_t person_id) co
   r.resident = true;
   if (p.quarantine_until_day != INT32_MIN) r.quarantine_until_s = static_cast<std::int64_t>(p.quarantine_until_day) * 86400;
   r.health = p.health;
+  r.has_face_template = p.enrolled;
   return r;
 }
 

@@ -141,13 +141,13 @@ class World {
       if (free.empty()) return;
       const std::uint32_t leader = free[st.rng.below(free.size())];
       members.push_back(leader);
+      // A group is the leader and members of the same household (never larger than the household).
       const std::uint32_t size = 1 + st.rng.poisson(s_.arrivals.group_size_mean - 1.0);
       const auto& first = pop_.households_first();
       const std::uint32_t hh = pop_.person(leader).household;
       for (std::uint32_t id = first[hh]; id < first[hh + 1] && members.size() < size; ++id) {
         if (id != leader && !pop_.person(id).quarantined_on(s_.day_index)) members.push_back(id);
       }
-      while (members.size() < size) members.push_back(free[st.rng.below(free.size())]);
     } else if (st.kind == PersonKind::resident) {
       const auto& iso = pop_.isolated_residents();
       if (iso.empty()) return;

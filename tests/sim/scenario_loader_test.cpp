@@ -110,7 +110,6 @@ void expect_same(const gs::Scenario& a, const gs::Scenario& b) {
   EXPECT_EQ(pa.fever_prevalence, pb.fever_prevalence);
   EXPECT_EQ(pa.quarantined, pb.quarantined);
   EXPECT_EQ(pa.visitors_per_day, pb.visitors_per_day);
-  EXPECT_EQ(pa.revoked_cards, pb.revoked_cards);
   EXPECT_EQ(pa.health_code_yellow_share, pb.health_code_yellow_share);
   EXPECT_EQ(pa.health_code_red_share, pb.health_code_red_share);
   EXPECT_EQ(a.arrivals.trips_per_resident, b.arrivals.trips_per_resident);

@@ -44,7 +44,8 @@ struct Policy {
   bool staff_secondary_check = true;      // an abnormal reading is referred to staff (hand-held check)
   int max_face_attempts = 3;              // face captures before the gate gives up on face
   bool card_allowed = true;
-  bool card_requires_face = false;        // card + face 1:1 verification (defeats cloned cards)
+  bool card_requires_face = false;        // card + face 1:1 for holders with a template (defeats cloned cards);
+                                          // holders who refused face enrolment keep plain card access
   VisitorHandling visitors = VisitorHandling::staff_registration;
   bool quarantine_exit_denied = true;     // quarantined residents may not exit during their window
   bool health_code_check = false;         // yellow/red health code is referred to staff
@@ -57,6 +58,7 @@ struct Rights {
   std::int64_t valid_until_s = INT64_MAX;
   std::int64_t quarantine_until_s = INT64_MIN;  // in isolation while now < quarantine_until_s
   HealthCode health = HealthCode::green;
+  bool has_face_template = false;         // enrolled; card + face 1:1 can only be asked of them
 };
 
 // Looks up a person's rights by id; the simulator implements it over its population, the daemon over
@@ -123,9 +125,11 @@ struct Outcome {
   Credential credential = Credential::none;   // what finally opened (or would have opened) the door
   Credential identified_by = Credential::none;  // the credential that identified the person, if any
   std::optional<std::uint32_t> person_id;   // who the gate believes passed
-  std::optional<double> temperature_c;      // displayed (compensated) temperature
+  std::optional<double> temperature_c;      // displayed (compensated) temperature at the terminal
+  std::optional<double> staff_temperature_c;  // the staff's hand-held re-check, if any
   bool temperature_alarm = false;
   int face_attempts = 0;
+  int match_attempts = 0;                   // face attempts that reached matching (acquired, not refused for the mask)
   int temperature_measurements = 0;
   bool mask_reminder = false;
   bool referred_to_staff = false;

@@ -40,7 +40,6 @@ struct PopulationSpec {
   double quarantine_days_max = 14.0;
   double quarantine_exit_attempts_per_person = 0.3;
   double visitors_per_day = 0.0;
-  int revoked_cards = 0;
   double revoked_card_attempts_per_day = 0.0;
   double cloned_card_attempts_per_day = 0.0;
   double lookalike_attempts_per_day = 0.0;
@@ -89,7 +88,7 @@ struct FaceModelSpec {
   ScoreDist genuine_unmasked{0.80, 0.07};
   ScoreDist genuine_masked{0.66, 0.10};
   ScoreDist genuine_below_nose{0.70, 0.09};
-  ScoreDist impostor{0.15, 0.10};
+  ScoreDist impostor{0.12, 0.08};
   ScoreDist lookalike{0.55, 0.08};
   double fta_unmasked = 0.01;
   double fta_masked = 0.03;
