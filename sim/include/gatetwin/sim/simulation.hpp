@@ -4,7 +4,7 @@
 //
 // Events are ordered by (time, insertion sequence): events at the same time run in the order they were
 // scheduled, so a run is a pure function of the scenario and its seed. The queue is a binary heap of
-// small plain entries (4-ary); the actions live in a slot table and never move while queued, which is what
+// 16-byte plain entries; the actions live in a slot table and never move while queued, which is what
 // keeps it at least as fast as a std::priority_queue of std::function (bench/engine_bench). Cancellation is O(1): the slot is
 // released and its heap entry is skipped when it surfaces (a generation counter tells stale entries).
 #include <atomic>
@@ -73,19 +73,23 @@ class Simulation {
   std::uint64_t events_executed() const { return executed_; }
 
  private:
+  // 16 bytes: the time, and the insertion sequence (high 40 bits) with the slot (low 24 bits). Sequences
+  // are unique, so comparing `key` orders equal times by insertion.
   struct Entry {
     std::int64_t time;
-    std::uint64_t seq;
-    std::uint32_t slot;
-    std::uint32_t generation;
+    std::uint64_t key;
+    std::uint32_t slot() const { return static_cast<std::uint32_t>(key & kSlotMask); }
   };
   struct Slot {
     Action action;
+    std::uint64_t key = 0;  // the key of the queued entry that owns this slot
     std::uint32_t generation = 1;
     bool live = false;
   };
+  static constexpr std::uint64_t kSlotBits = 24;
+  static constexpr std::uint64_t kSlotMask = (std::uint64_t{1} << kSlotBits) - 1;
   static bool later(const Entry& a, const Entry& b) {
-    return a.time != b.time ? a.time > b.time : a.seq > b.seq;
+    return a.time != b.time ? a.time > b.time : a.key > b.key;
   }
   void push(Entry e);
   Entry pop();
