@@ -239,8 +239,12 @@ void GateTransaction::on_card(const CardEvidence& card) {
 
 void GateTransaction::authorise(std::uint32_t person_id, Credential credential) {
   const auto rights = directory_.rights(person_id);
-  if (!rights) {
-    refer_to_staff(Reason::not_recognised);
+  if (!rights) {  // matched a template the back office no longer knows: try the card, then staff
+    if (credential == Credential::face) {
+      identity_failed(Reason::not_recognised);
+    } else {
+      refer_to_staff(Reason::card_unknown);
+    }
     return;
   }
   outcome_.person_id = person_id;
@@ -283,7 +287,7 @@ void GateTransaction::on_staff(const StaffEvidence& staff) {
     outcome_.credential = Credential::staff;
     finish(Verdict::grant, Reason::staff_approved);
   } else {
-    finish(Verdict::deny, pending_staff_reason_ == Reason::none ? Reason::staff_denied : pending_staff_reason_);
+    finish(Verdict::deny, pending_staff_reason_);
   }
 }
 

@@ -652,7 +652,7 @@ std::string schema_markdown() {
         for (const auto& c : f.choices) range += (range.empty() ? "" : ", ") + ("`" + c + "`");
       } else if (f.kind == Kind::integer || f.kind == Kind::number || f.kind == Kind::share || f.kind == Kind::seconds ||
                  f.kind == Kind::celsius || f.kind == Kind::optional_number) {
-        range = format_number(f.min) + " – " + (std::isinf(f.max) ? std::string("∞") : format_number(f.max));
+        range = format_limit(f.min) + " – " + (std::isinf(f.max) ? std::string("∞") : format_limit(f.max));
       }
       std::string def;
       if (f.kind == Kind::optional_number && !f.opt_ref(defaults, 0)) {

@@ -224,7 +224,7 @@ std::vector<Field> build() {
   f.push_back(boolean("policy.staff_secondary_check", "refer an abnormal temperature to staff (hand-held re-check) instead of a plain deny", GT_REF(bool, s.policy.staff_secondary_check)));
   f.push_back(integer("policy.max_face_attempts", "attempts", 1, 10, "face captures before the gate falls back to card or staff", GT_REF(int, s.policy.max_face_attempts)));
   f.push_back(boolean("policy.card_allowed", "access cards are accepted (face must never be the only way in)", GT_REF(bool, s.policy.card_allowed)));
-  f.push_back(boolean("policy.card_requires_face", "a card must be confirmed by a 1:1 face match with its holder (defeats cloned cards)", GT_REF(bool, s.policy.card_requires_face)));
+  f.push_back(boolean("policy.card_requires_face", "a card must be confirmed by a 1:1 face match with its holder, if the holder has a template (defeats cloned cards; refusers keep plain card access)", GT_REF(bool, s.policy.card_requires_face)));
   f.push_back(choice<VisitorHandling>("policy.visitors", "staff: visitors are registered by staff; deny: visitors are turned away",
                                       {{"staff", VisitorHandling::staff_registration}, {"deny", VisitorHandling::deny}}, GT_REF(VisitorHandling, s.policy.visitors)));
   f.push_back(boolean("policy.quarantine_exit_denied", "residents in isolation may not exit during their window", GT_REF(bool, s.policy.quarantine_exit_denied)));
@@ -241,7 +241,7 @@ std::vector<Field> build() {
   ex("p95_wait_s_max", "s", kInf, "95th percentile of queue wait must not exceed", GT_REF(std::optional<double>, s.expect.p95_wait_s_max));
   ex("mean_wait_s_max", "s", kInf, "mean queue wait must not exceed", GT_REF(std::optional<double>, s.expect.mean_wait_s_max));
   ex("max_wait_s_max", "s", kInf, "longest queue wait must not exceed", GT_REF(std::optional<double>, s.expect.max_wait_s_max));
-  ex("throughput_min", "persons/min", kInf, "peak-hour throughput per lane must reach at least", GT_REF(std::optional<double>, s.expect.throughput_min));
+  ex("throughput_min", "persons/min", kInf, "lane capacity (60 / mean transaction time, lowest gate) must reach at least", GT_REF(std::optional<double>, s.expect.throughput_min));
   ex("fever_sensitivity_min", "share 0–1", 1.0, "share of febrile passages that raise an alarm must reach at least", GT_REF(std::optional<double>, s.expect.fever_sensitivity_min));
   ex("fever_false_alarm_max", "share 0–1", 1.0, "share of afebrile passages that raise an alarm must not exceed", GT_REF(std::optional<double>, s.expect.fever_false_alarm_max));
   ex("unauthorised_entries_max", "passages", kInf, "unauthorised persons who got through (any way, tailgating included) must not exceed", GT_REF(std::optional<double>, s.expect.unauthorised_entries_max));

@@ -449,7 +449,11 @@ class World {
     RandomStream r(s_.seed, "staff.decision", ps.rec.passage);
     recognizer::StaffEvidence ev;
     bool should_pass = ps.rec.entitled;
-    if (ps.tx->outcome().temperature_alarm) {
+    // Staff measure with a hand-held thermometer after a terminal alarm, and whenever the terminal has not
+    // measured this person (identity-first mode referrals, visitors) but the policy asks for temperature.
+    const auto& so = ps.tx->outcome();
+    if (so.temperature_alarm ||
+        (so.temperature_measurements == 0 && s_.policy.temperature_mode != recognizer::TemperatureMode::off)) {
       const double handheld = std::round((p.core_c + r.normal(0.0, s_.thermal.handheld_sd_c)) * 10.0) / 10.0;
       ev.handheld_temperature_c = handheld;
       if (handheld >= 37.3) should_pass = false;

@@ -742,7 +742,16 @@ TEST_F(PolicyTest, CardRequiresFaceHolderUnknownToTheDirectoryGoesToStaff) {
   auto tx = run({Temp{kNormal}, card(kStranger, CardStatus::valid, kHigh), refuse()}, card_only());
   ASSERT_TRUE(tx.done());
   EXPECT_EQ(tx.outcome().verdict, Verdict::deny);
-  EXPECT_EQ(tx.outcome().reason, Reason::not_recognised);
+  EXPECT_EQ(tx.outcome().reason, Reason::card_unknown);
+}
+
+TEST_F(PolicyTest, FaceMatchingAnIdTheBackOfficeNoLongerKnowsFallsBackToTheCard) {
+  auto tx = run({Temp{kNormal}, face(kStranger, kHigh)}, with_card());
+  EXPECT_EQ(tx.next(), Step::read_card);
+  tx.on_card(card(kAlice));
+  ASSERT_TRUE(tx.done());
+  EXPECT_EQ(tx.outcome().verdict, Verdict::grant);
+  EXPECT_EQ(tx.outcome().reason, Reason::card_accepted);
 }
 
 TEST_F(PolicyTest, CardsDisallowedSendsCardHolderToStaff) {

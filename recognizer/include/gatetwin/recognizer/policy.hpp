@@ -84,6 +84,8 @@ struct CardEvidence {
   MaskState mask = MaskState::none;
 };
 
+// A staff check is a full manual check (entry permit or ID, rights, hand-held temperature): the staff
+// member, not the terminal, is responsible for the decision, and `approved` opens the door.
 struct StaffEvidence {
   bool approved = false;                  // the staff member lets the person through
   std::optional<double> handheld_temperature_c;
