@@ -8,6 +8,7 @@
 
 #include <cstdio>
 #include <cstring>
+#include <map>
 #include <string>
 
 #include "gatetwin/sim/metrics.hpp"
@@ -56,6 +57,20 @@ void BM_BaselineTheoryModeDay(benchmark::State& state) { run_day(state, true); }
 BENCHMARK(BM_BaselineTheoryModeDay)->Unit(benchmark::kMillisecond)->MinTime(1.0);
 BENCHMARK(BM_FullDay)->Unit(benchmark::kMillisecond)->MinTime(1.0);
 BENCHMARK(BM_FullDayWithMetrics)->Unit(benchmark::kMillisecond)->MinTime(1.0);
+
+// Keeps each benchmark's wall time per iteration (ms) for the summary line.
+class SummaryReporter : public benchmark::ConsoleReporter {
+ public:
+  void ReportRuns(const std::vector<Run>& runs) override {
+    for (const auto& r : runs) {
+      if (r.run_type == Run::RT_Iteration && !r.error_occurred) {
+        ms[r.run_name.function_name] = r.GetAdjustedRealTime();  // in the benchmark's unit (ms)
+      }
+    }
+    ConsoleReporter::ReportRuns(runs);
+  }
+  std::map<std::string, double> ms;
+};
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -70,7 +85,13 @@ int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   std::printf("scenario: %s\n", g_scenario.c_str());
-  benchmark::RunSpecifiedBenchmarks();
+  SummaryReporter reporter;
+  benchmark::RunSpecifiedBenchmarks(&reporter);
   benchmark::Shutdown();
+  const auto full = reporter.ms.find("BM_FullDay"), base = reporter.ms.find("BM_BaselineTheoryModeDay");
+  if (full != reporter.ms.end() && base != reporter.ms.end() && base->second > 0) {
+    std::printf("\nfull day %.1f ms wall (goal <= 500 ms: %s); theory-mode baseline %.1f ms; full / baseline %.2fx\n",
+                full->second, full->second <= 500.0 ? "met" : "MISSED", base->second, full->second / base->second);
+  }
   return 0;
 }

@@ -51,6 +51,17 @@ Replication replicate(int lanes, double mean_service_s, double arrivals_per_day,
   return {m.wait_s.mean, static_cast<double>(waited) / static_cast<double>(out.passages.size())};
 }
 
+// Mean of independent replications and the half-width of its two-sided confidence interval, for the
+// given Student t quantile.
+std::pair<double, double> mean_and_half_width(const std::vector<double>& v, double t_quantile) {
+  double m = 0, ss = 0;
+  for (double x : v) m += x;
+  m /= static_cast<double>(v.size());
+  for (double x : v) ss += (x - m) * (x - m);
+  const double sd = std::sqrt(ss / static_cast<double>(v.size() - 1));
+  return {m, t_quantile * sd / std::sqrt(static_cast<double>(v.size()))};
+}
+
 }  // namespace
 
 TEST(ErlangC, FormulaMatchesKnownValues) {
@@ -77,17 +88,9 @@ TEST(ErlangC, SimulatedMeanWaitMatchesTheoryForTwoLanes) {
     waits.push_back(r.mean_wait);
     shares.push_back(r.share_waiting);
   }
-  auto mean_sd = [](const std::vector<double>& v) {
-    double m = 0, ss = 0;
-    for (double x : v) m += x;
-    m /= static_cast<double>(v.size());
-    for (double x : v) ss += (x - m) * (x - m);
-    return std::make_pair(m, std::sqrt(ss / static_cast<double>(v.size() - 1)));
-  };
-  const auto [w_mean, w_sd] = mean_sd(waits);
-  const auto [p_mean, p_sd] = mean_sd(shares);
   const double t99 = 2.708;  // Student t, 39 degrees of freedom, two-sided 99%
-  const double w_half = t99 * w_sd / std::sqrt(n), p_half = t99 * p_sd / std::sqrt(n);
+  const auto [w_mean, w_half] = mean_and_half_width(waits, t99);
+  const auto [p_mean, p_half] = mean_and_half_width(shares, t99);
   std::printf("  Erlang C: Wq theory %.3f s, simulated %.3f ± %.3f s (99%% CI, %d days); P(wait) theory %.4f, simulated %.4f ± %.4f\n",
               wq, w_mean, w_half, n, p_wait, p_mean, p_half);
   EXPECT_NEAR(w_mean, wq, w_half);
@@ -101,13 +104,9 @@ TEST(ErlangC, SingleLaneMatchesMM1) {
   const double mu = 0.1, lambda = 0.06;
   const double wq = (lambda / mu) / (mu - lambda);
   const int n = 30;
-  double sum = 0, ss = 0;
   std::vector<double> w;
   for (int k = 0; k < n; ++k) w.push_back(replicate(1, 10.0, lambda * 86400.0, 2000 + static_cast<std::uint64_t>(k)).mean_wait);
-  for (double x : w) sum += x;
-  const double m = sum / n;
-  for (double x : w) ss += (x - m) * (x - m);
-  const double half = 2.756 * std::sqrt(ss / (n - 1)) / std::sqrt(n);  // t(0.995, 29)
+  const auto [m, half] = mean_and_half_width(w, 2.756);  // t(0.995, 29)
   std::printf("  M/M/1: Wq theory %.3f s, simulated %.3f ± %.3f s\n", wq, m, half);
   EXPECT_NEAR(m, wq, half);
   EXPECT_LT(half, 0.10 * wq);
