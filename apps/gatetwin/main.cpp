@@ -102,9 +102,7 @@ int main(int argc, char** argv) {
   validate->add_option("files", files, "scenario files")->required();
   validate->add_option("--set", sets, "apply overrides before validating");
 
-  bool markdown = false;
-  auto* schema = app.add_subcommand("schema", "print the scenario schema (every key with unit and default)");
-  schema->add_flag("--markdown", markdown, "as the Markdown tables of docs/scenarios.md");
+  auto* schema = app.add_subcommand("schema", "print the scenario schema as Markdown tables (every key with unit, default, range)");
 
   std::string run_a, run_b;
   std::size_t max_listed = 20;
@@ -135,7 +133,6 @@ int main(int argc, char** argv) {
       }
     }
     if (*schema) {
-      (void)markdown;
       std::cout << gs::schema_markdown();
       return 0;
     }

@@ -138,7 +138,7 @@ std::vector<Field> build() {
   f.push_back(integer("population.quarantined", "persons", 0, 1e6, "residents in home isolation, each until a day drawn in (0, quarantine_days_max]", GT_REF(int, s.population.quarantined)));
   f.push_back(num("population.quarantine_days_max", "days", 0.0, 60.0, "longest remaining isolation", GT_REF(double, s.population.quarantine_days_max)));
   f.push_back(num("population.quarantine_exit_attempts_per_person", "attempts/day", 0.0, 20.0, "exit attempts per isolated resident per day", GT_REF(double, s.population.quarantine_exit_attempts_per_person)));
-  f.push_back(num("population.visitors_per_day", "persons/day", 0.0, 1e6, "visitors (not enrolled, registered by staff); each enters and later exits", GT_REF(double, s.population.visitors_per_day)));
+  f.push_back(num("population.visitors_per_day", "persons/day", 0.0, 1e6, "visitors (not enrolled, registered by staff on entry); their exits are not simulated", GT_REF(double, s.population.visitors_per_day)));
   f.push_back(num("population.revoked_card_attempts_per_day", "attempts/day", 0.0, 1e6, "entries tried with a card the back office revoked (lost, stolen, moved out)", GT_REF(double, s.population.revoked_card_attempts_per_day)));
   f.push_back(num("population.cloned_card_attempts_per_day", "attempts/day", 0.0, 1e6, "entries by outsiders with a clone of a valid resident card", GT_REF(double, s.population.cloned_card_attempts_per_day)));
   f.push_back(num("population.lookalike_attempts_per_day", "attempts/day", 0.0, 1e6, "entries by outsiders who resemble an enrolled resident (scores from face.lookalike)", GT_REF(double, s.population.lookalike_attempts_per_day)));
