@@ -1,4 +1,4 @@
-// gatetwin: the headless front end over gatetwin::sim (run, validate, schema).
+// gatetwin: the headless front end over gatetwin::sim (run, validate, compare, schema).
 // Exit codes: 0 ok; 1 an expectation failed; 2 bad input (scenario, arguments); 3 internal or I/O error.
 #include <CLI/CLI.hpp>
 #include <chrono>

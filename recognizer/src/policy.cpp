@@ -122,8 +122,8 @@ GateTransaction::GateTransaction(const Policy& policy, const RightsDirectory& di
   }
 }
 
-double GateTransaction::threshold_for(MaskState m) const {
-  return m == MaskState::none ? policy_.threshold_unmasked : policy_.threshold_masked;
+double threshold_for(const Policy& policy, MaskState classified) {
+  return classified == MaskState::none ? policy.threshold_unmasked : policy.threshold_masked;
 }
 
 void GateTransaction::on_temperature(double sensor_reading_c) {
@@ -199,7 +199,8 @@ void GateTransaction::on_face(const FaceEvidence& face) {
     if (policy_.mask == MaskPolicy::remind) outcome_.mask_reminder = true;
   }
   if (face.acquired) ++outcome_.match_attempts;
-  if (face.acquired && face.best_id && face.score >= threshold_for(face.mask)) {
+  // A match to a template the back office no longer knows (record deleted) counts as no match.
+  if (face.acquired && face.best_id && face.score >= threshold_for(policy_, face.mask) && directory_.rights(*face.best_id)) {
     authorise(*face.best_id, Credential::face);
     return;
   }
@@ -229,7 +230,7 @@ void GateTransaction::on_card(const CardEvidence& card) {
   if (policy_.card_requires_face) {
     const auto holder = directory_.rights(card.holder_id);
     const bool verifiable = holder && holder->has_face_template;
-    if (verifiable && !(card.face_verify_score && *card.face_verify_score >= threshold_for(card.mask))) {
+    if (verifiable && !(card.face_verify_score && *card.face_verify_score >= threshold_for(policy_, card.mask))) {
       refer_to_staff(Reason::card_face_mismatch);
       return;
     }
@@ -239,12 +240,8 @@ void GateTransaction::on_card(const CardEvidence& card) {
 
 void GateTransaction::authorise(std::uint32_t person_id, Credential credential) {
   const auto rights = directory_.rights(person_id);
-  if (!rights) {  // matched a template the back office no longer knows: try the card, then staff
-    if (credential == Credential::face) {
-      identity_failed(Reason::not_recognised);
-    } else {
-      refer_to_staff(Reason::card_unknown);
-    }
+  if (!rights) {  // a card whose holder the back office no longer knows (faces are checked in on_face)
+    refer_to_staff(credential == Credential::card ? Reason::card_unknown : Reason::not_recognised);
     return;
   }
   outcome_.person_id = person_id;

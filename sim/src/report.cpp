@@ -50,7 +50,8 @@ std::string report_json(const Scenario& s, const Metrics& m, const RunOutput& ou
   j["fidelity"] = s.fidelity;
   j["day"] = {{"start", format_clock(s.day_start)}, {"end", format_clock(s.day_end)}, {"last_event", format_clock(out.end_time)}};
   j["population"] = {{"residents", m.residents}, {"enrolled", m.enrolled}};
-  j["passages"] = {{"total", m.passages}, {"granted", m.granted}, {"denied", m.denied}, {"tailgated", m.tailgated}};
+  j["passages"] = {{"total", m.passages}, {"granted", m.granted}, {"denied", m.denied}, {"tailgated", m.tailgated},
+                   {"unfinished", m.unfinished}};
   j["decision"] = {{"far", rate_json(m.far)}, {"frr", rate_json(m.frr)}, {"fta", rate_json(m.fta)}};
   json alg;
   for (int k = 0; k < 3; ++k) {
@@ -175,6 +176,9 @@ std::string summary_text(const Scenario& s, const Metrics& m, const RunOutput& o
   os << "GateTwin — " << s.name << " (seed " << s.seed << ", " << s.fidelity << ")\n";
   os << "  residents " << m.residents << ", enrolled " << m.enrolled << "; passages " << m.passages << " (granted " << m.granted
      << ", denied " << m.denied << ", tailgated " << m.tailgated << "); last event " << format_clock(out.end_time) << "\n";
+  if (m.unfinished > 0) {
+    os << "  WARNING: " << m.unfinished << " people were still queued a week after day.end: the gates cannot carry this load\n";
+  }
   os << "  decision FAR " << pct(m.far) << "   FRR " << pct(m.frr) << "   FTA " << pct(m.fta) << "\n";
   os << "  fever sensitivity " << pct(m.fever_sensitivity) << "   false alarms " << pct(m.fever_false_alarm) << "\n";
   os << "  unauthorised entries " << m.unauthorised_entries << "\n";
@@ -243,6 +247,11 @@ void write_run_directory(const std::string& dir, const Scenario& s, const Metric
   // Swap the finished directory into place; an older run directory is removed only afterwards.
   const fs::path old = parent / ("." + target.filename().string() + ".old." + std::to_string(::getpid()));
   const bool had_old = fs::exists(target);
+  if (had_old && (!fs::is_directory(target) || (!fs::is_empty(target) && !fs::exists(target / "report.json")))) {
+    // Only an earlier run directory (or an empty one) is ever replaced: `-o ~` must not wipe a home.
+    fs::remove_all(staging, ec);
+    throw std::runtime_error(target.string() + ": exists and is not a GateTwin run directory (no report.json); refusing to replace it");
+  }
   if (had_old) {
     fs::rename(target, old, ec);
     if (ec) {

@@ -120,7 +120,7 @@ std::vector<Field> build() {
   f.push_back(choice<std::string>("fidelity", "statistical: sensor outcomes sampled from calibrated models (pixel and hil arrive with their issues)",
                                   {{"statistical", "statistical"}}, GT_REF(std::string, s.fidelity)));
   f.push_back(clock("day.start", "first arrival may occur at this time", GT_REF(SimTime, s.day_start)));
-  f.push_back(clock("day.end", "no arrivals after this time; the run continues until every queue is empty", GT_REF(SimTime, s.day_end)));
+  f.push_back(clock("day.end", "no arrivals after this time; the run goes on until every queue is empty (at most a week: people still queued then are reported as unfinished and fail the run)", GT_REF(SimTime, s.day_end)));
   f.push_back(integer("day.index", "days", 0, 3650, "day number of the run; quarantine and validity windows count from day 0", GT_REF(int, s.day_index)));
 
   // --- population

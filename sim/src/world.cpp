@@ -4,6 +4,7 @@
 #include <cmath>
 #include <deque>
 #include <optional>
+#include <stdexcept>
 
 #include "gatetwin/devices/wiegand.hpp"
 #include "gatetwin/sim/simulation.hpp"
@@ -73,7 +74,7 @@ class World {
   RunOutput run(const ProgressFn& progress) {
     const auto& p = s_.population;
     const double trips = static_cast<double>(pop_.free_residents().size()) * s_.arrivals.trips_per_resident / 2.0;
-    const double groups = trips / s_.arrivals.group_size_mean;
+    const double groups = trips / realised_group_size();
     add_stream(PersonKind::resident, Direction::entry, true, groups, s_.arrivals.entry_profile, "arrivals.residents.entry");
     add_stream(PersonKind::resident, Direction::exit, true, groups, s_.arrivals.exit_profile, "arrivals.residents.exit");
     add_stream(PersonKind::resident, Direction::exit, false,
@@ -87,8 +88,10 @@ class World {
 
     progress_ = &progress;
     sim_.schedule_at(s_.day_start, [this] { sample_minute(); });
-    const auto summary = sim_.run_until(s_.day_end + hours(24));
+    // Arrivals stop at day.end; the run goes on until every queue is empty, for at most a week more.
+    const auto summary = sim_.run_until(s_.day_end + hours(24 * 7));
     out_.events = summary.events_executed;
+    out_.unfinished = active_;
     out_.end_time = out_.passages.empty() ? s_.day_start : out_.passages.back().decided;
     out_.residents = pop_.resident_count();
     out_.enrolled = pop_.enrolled_count();
@@ -101,6 +104,30 @@ class World {
 
  private:
   // ---------------------------------------------------------------- arrivals
+  // Mean size of a resident group as formed in on_arrival: 1 + Poisson(group_size_mean - 1), capped at
+  // the leader's household members who are not isolated; the leader is any free resident. Dividing the
+  // trips by this (not by group_size_mean) keeps trips_per_resident exact in expectation.
+  double realised_group_size() const {
+    const double lambda = s_.arrivals.group_size_mean - 1.0;
+    const auto& first = pop_.households_first();
+    double total = 0, leaders = 0;
+    for (std::size_t h = 0; h + 1 < first.size(); ++h) {
+      std::uint32_t k = 0;
+      for (std::uint32_t id = first[h]; id < first[h + 1]; ++id) k += pop_.person(id).quarantined_on(s_.day_index) ? 0 : 1;
+      if (k == 0) continue;
+      // E[min(1 + X, k)] = 1 + sum_{i=1}^{k-1} P(X >= i), X ~ Poisson(lambda).
+      double expected = 1.0, pmf = std::exp(-lambda), cdf = pmf;
+      for (std::uint32_t i = 1; i < k; ++i) {
+        expected += 1.0 - cdf;
+        pmf *= lambda / i;
+        cdf += pmf;
+      }
+      total += k * expected;
+      leaders += k;
+    }
+    return leaders > 0 ? total / leaders : 1.0;
+  }
+
   void add_stream(PersonKind kind, Direction dir, bool groups, double per_day, const std::array<double, 24>& profile,
                   const char* name) {
     if (per_day <= 0) return;
@@ -198,7 +225,6 @@ class World {
   // ---------------------------------------------------------------- queues and lanes
   void join_queue(std::uint32_t idx) {
     Passage& ps = passages_[idx];
-    ps.rec.arrived = sim_.now();
     const std::uint16_t gate = ps.rec.gate;
     Gate& g = gates_[gate];
     if (g.spec->queue == QueueMode::shared) {
@@ -311,15 +337,13 @@ class World {
         default: break;
       }
     }
+    if (!tx.done() && tx.next() != Step::staff_check) throw std::logic_error("gate transaction did not converge");
     if (tx.done() && tx.outcome().verdict == Verdict::grant) t += draw(s_.service.door_cycle, times);
     return t;
   }
 
   const ScoreDist& genuine_dist(MaskState m) const {
     return m == MaskState::none ? s_.face.genuine_unmasked : m == MaskState::worn ? s_.face.genuine_masked : s_.face.genuine_below_nose;
-  }
-  double threshold_for(MaskState classified) const {
-    return classified == MaskState::none ? s_.policy.threshold_unmasked : s_.policy.threshold_masked;
   }
   std::uint32_t other_enrolled(std::uint32_t self, RandomStream& r) const {
     const auto& ids = pop_.enrolled_residents();
@@ -345,7 +369,7 @@ class World {
     }
     const std::uint64_t gallery = pop_.enrolled_count();
     if (gallery == 0) return e;
-    const double thr = threshold_for(e.mask);
+    const double thr = recognizer::threshold_for(s_.policy, e.mask);
     if (p.enrolled) {
       const double genuine = r.normal(genuine_dist(truth).mean, genuine_dist(truth).sd);
       ++c.genuine[m];
@@ -397,6 +421,10 @@ class World {
     switch (p.kind) {
       case PersonKind::revoked_card: e.status = CardStatus::revoked; return e;
       case PersonKind::cloned_card:
+        if (pop_.card_holders().empty()) {  // nothing to clone: the reader does not know the number
+          e.status = CardStatus::unknown;
+          return e;
+        }
         e.status = CardStatus::valid;
         e.holder_id = p.impersonates;
         if (s_.policy.card_requires_face) e.face_verify_score = r.normal(s_.face.impostor.mean, s_.face.impostor.sd);
@@ -511,7 +539,7 @@ class World {
       }
       minute_staff_max_[g] = static_cast<std::uint32_t>(gate.staff_queue.size());
     }
-    if (*progress_ && (sim_.now().count() / 1'000'000) % 3600 == 0) (*progress_)(sim_.now(), s_.day_end);
+    if (*progress_ && out_.timeline.size() % 60 == 0) (*progress_)(sim_.now(), s_.day_end);
     if (sim_.now() < s_.day_end || active_ > 0) sim_.schedule_in(std::chrono::minutes(1), [this] { sample_minute(); });
   }
 

@@ -135,6 +135,27 @@ class Run(unittest.TestCase):
         self.assertEqual(r.returncode, 3)
         self.assertIn(blocker, r.stderr)
 
+    def test_an_existing_directory_that_is_not_a_run_is_never_replaced(self):
+        precious = os.path.join(self.tmp, "project")
+        os.mkdir(precious)
+        write(os.path.join(precious, "keep.txt"), "mine")
+        r = run("run", "tests/data/cli/tiny.yaml", "-q", "-o", precious)
+        self.assertEqual(r.returncode, 3)
+        self.assertIn("is not a GateTwin run directory", r.stderr)
+        self.assertEqual(read(os.path.join(precious, "keep.txt")), "mine")
+        self.assertEqual(sorted(os.listdir(self.tmp)), ["project"], "no staging directories left behind")
+
+    def test_a_gate_that_never_empties_its_queue_fails_the_run(self):
+        # One hour of service per person on one lane: the queue is still there a week later.
+        r = run("run", "tests/data/cli/tiny.yaml", "-o", self.out(), "--set", "service.exponential=true",
+                "--set", "service.exponential_mean=1h")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("still queued a week after day.end", r.stdout)
+        report = json.loads(read(os.path.join(self.out(), "report.json")))
+        self.assertGreater(report["passages"]["unfinished"], 0)
+        failed = [e["name"] for e in report["expectations"] if not e["passed"]]
+        self.assertIn("all_passages_finished", failed)
+
     def test_a_rerun_replaces_the_run_directory_whole(self):
         self.assertEqual(run("run", "tests/data/cli/tiny.yaml", "-q", "-o", self.out()).returncode, 0)
         write(os.path.join(self.out(), "stale.txt"), "from an older run")

@@ -124,3 +124,26 @@ TEST(World, GoldenEventLog) {
     FAIL() << "event log differs from " << path << " first at line " << line << "\n  now:    " << la << "\n  golden: " << lb;
   }
 }
+
+TEST(World, ResidentTripsMatchTripsPerResidentWhateverTheGroupSize) {
+  // Groups are capped by household size; the arrival rate compensates so that the configured trips per
+  // resident hold in expectation (here 2 per resident, ~2,100 trips; Poisson noise is ~2%).
+  for (const char* group : {"arrivals.group_size_mean=1", "arrivals.group_size_mean=2.5"}) {
+    const auto s = load("scenarios/jiaochangkou.yaml", {group, "population.visitors_per_day=0", "arrivals.tailgating_share=0"});
+    const auto out = gs::run_world(s);
+    const double expected = 2.0 * out.residents;
+    EXPECT_NEAR(static_cast<double>(out.passages.size()) / expected, 1.0, 0.08) << group;
+  }
+}
+
+TEST(World, CustomProfileWithNoWeightInTheOpenHoursIsRejected) {
+  std::string yaml = "arrivals:\n  profile: custom\n  entry_profile: [1";
+  for (int h = 1; h < 24; ++h) yaml += ", 0";
+  yaml += "]\n  exit_profile: [1";
+  for (int h = 1; h < 24; ++h) yaml += ", 0";
+  yaml += "]\n";  // all weight at 00:00-01:00, but the day opens at 06:00
+  const auto r = gs::load_scenario_text(yaml, "night.yaml");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.errors.front().str().find("arrivals.entry_profile: no weight between day.start and day.end"), std::string::npos)
+      << r.errors.front().str();
+}

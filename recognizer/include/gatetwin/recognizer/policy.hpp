@@ -168,14 +168,12 @@ class GateTransaction {
   void authorise(std::uint32_t person_id, Credential credential);
   void refer_to_staff(Reason reason);
   void finish(Verdict verdict, Reason reason);
-  double threshold_for(MaskState m) const;
 
   const Policy& policy_;
   const RightsDirectory& directory_;
   Presentation presentation_;
   Step step_ = Step::capture_face;
   Outcome outcome_;
-  bool identity_done_ = false;
   bool temperature_done_ = false;
   std::optional<std::uint32_t> identified_;
   Credential identified_by_ = Credential::none;
@@ -184,6 +182,10 @@ class GateTransaction {
   int card_reads_ = 0;
   static constexpr int kMaxCardReads = 2;
 };
+
+// The acceptance threshold for a probe the core classified as `classified` (masked and below-the-nose
+// probes use the masked threshold). The simulator's attempt-level counters use the same function.
+double threshold_for(const Policy& policy, MaskState classified);
 
 // The announcement text for an outcome, in the terminals' wording (Chinese, as deployed).
 std::string announcement_for(const Outcome& outcome);

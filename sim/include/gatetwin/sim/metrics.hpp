@@ -45,6 +45,7 @@ struct ExpectationResult {
 
 struct Metrics {
   std::uint64_t passages = 0, granted = 0, denied = 0, tailgated = 0;
+  std::uint64_t unfinished = 0;  // still queued a week after day.end: not in any other figure
   std::uint32_t residents = 0, enrolled = 0;
   Rate far;                 // decision level: not-entitled transactions granted by face or card
   Rate frr;                 // decision level: entitled face transactions not accepted by face (FTA included)

@@ -70,6 +70,7 @@ struct RunOutput {
   std::uint32_t residents = 0;
   std::uint32_t enrolled = 0;
   SimTime end_time{0};                   // the last decision
+  std::uint64_t unfinished = 0;          // still waiting a week after day.end (a hopelessly overloaded gate)
   std::vector<std::string> person_labels;  // by person id
   std::vector<bool> febrile;               // ground truth by person id
   bool person_febrile(std::uint32_t id) const { return febrile[id]; }
