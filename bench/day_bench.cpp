@@ -6,6 +6,8 @@
 //   build/bench/day_bench [--scenario=PATH] [--benchmark_*]
 #include <benchmark/benchmark.h>
 
+#include <unistd.h>
+
 #include <cstdio>
 #include <cstring>
 #include <map>
@@ -61,6 +63,7 @@ BENCHMARK(BM_FullDayWithMetrics)->Unit(benchmark::kMillisecond)->MinTime(1.0);
 // Keeps each benchmark's wall time per iteration (ms) for the summary line.
 class SummaryReporter : public benchmark::ConsoleReporter {
  public:
+  SummaryReporter() : ConsoleReporter(isatty(fileno(stdout)) ? OO_Defaults : OO_Tabular) {}
   void ReportRuns(const std::vector<Run>& runs) override {
     for (const auto& r : runs) {
       if (r.run_type == Run::RT_Iteration && !r.error_occurred) {
