@@ -1,6 +1,7 @@
 #include "gatetwin/sim/population.hpp"
 
 #include <algorithm>
+#include <optional>
 #include <cmath>
 #include <cstdio>
 
@@ -29,6 +30,13 @@ std::string Person::label() const {
 
 Population::Population(const Scenario& scenario) : scenario_(scenario) {
   const auto& spec = scenario.population;
+  std::vector<std::string> compound_names;
+  for (const auto& g : scenario.gates) {
+    const auto it = std::find(compound_names.begin(), compound_names.end(), g.compound);
+    gate_compound_.push_back(static_cast<std::uint16_t>(it - compound_names.begin()));
+    if (it == compound_names.end()) compound_names.push_back(g.compound);
+  }
+  gallery_.resize(compound_names.size());
   RandomStream rng(scenario.seed, "population");
   // Households of 1 + Poisson(mean - 1) persons, capped at 8.
   for (int h = 0; h < spec.households; ++h) {
@@ -41,6 +49,7 @@ Population::Population(const Scenario& scenario) : scenario_(scenario) {
       p.serial = p.id + 1;
       p.household = static_cast<std::uint32_t>(h);
       p.home_gate = gate;
+      p.compound = gate_compound_[gate];
       persons_.push_back(p);
     }
   }
@@ -95,7 +104,10 @@ Population::Population(const Scenario& scenario) : scenario_(scenario) {
 
   for (const auto& p : persons_) {
     (p.quarantined_on(scenario.day_index) ? isolated_residents_ : free_residents_).push_back(p.id);
-    if (p.enrolled) enrolled_ids_.push_back(p.id);
+    if (p.enrolled) {
+      enrolled_ids_.push_back(p.id);
+      gallery_[p.compound].push_back(p.id);
+    }
     if (p.has_card) card_holder_ids_.push_back(p.id);
   }
   enrolled_ = static_cast<std::uint32_t>(enrolled_ids_.size());
@@ -131,8 +143,10 @@ std::uint32_t Population::add_outsider(PersonKind kind, RandomStream& rng) {
   p.household = UINT32_MAX;
   draw_body(p, rng.bernoulli(scenario_.population.fever_prevalence), rng);
   draw_habits(p, rng);
-  if (kind == PersonKind::lookalike && !enrolled_ids_.empty()) {
-    p.impersonates = enrolled_ids_[rng.below(enrolled_ids_.size())];
+  p.home_gate = pick_gate(Direction::entry, rng);
+  p.compound = gate_compound_[p.home_gate];
+  if (kind == PersonKind::lookalike && !gallery_[p.compound].empty()) {
+    p.impersonates = gallery_[p.compound][rng.below(gallery_[p.compound].size())];
   }
   if (kind == PersonKind::cloned_card || kind == PersonKind::revoked_card) {
     p.has_card = true;
@@ -140,7 +154,6 @@ std::uint32_t Population::add_outsider(PersonKind kind, RandomStream& rng) {
       p.impersonates = card_holder_ids_[rng.below(card_holder_ids_.size())];
     }
   }
-  p.home_gate = pick_gate(Direction::entry, rng);
   persons_.push_back(p);
   return p.id;
 }
@@ -150,14 +163,17 @@ bool Population::gate_serves(std::uint16_t gate, Direction dir) const {
   return d == GateDirection::both || (dir == Direction::entry ? d == GateDirection::entry : d == GateDirection::exit);
 }
 
-std::uint16_t Population::pick_gate(Direction dir, RandomStream& rng) const {
+std::uint16_t Population::pick_gate(Direction dir, RandomStream& rng, std::optional<std::uint16_t> compound) const {
+  const auto eligible = [&](std::uint16_t g) {
+    return gate_serves(g, dir) && scenario_.gates[g].traffic_share > 0 && (!compound || gate_compound_[g] == *compound);
+  };
   double total = 0;
   for (std::uint16_t g = 0; g < scenario_.gates.size(); ++g)
-    if (gate_serves(g, dir)) total += scenario_.gates[g].traffic_share;
+    if (eligible(g)) total += scenario_.gates[g].traffic_share;
   double x = rng.uniform() * total;
   std::uint16_t last = 0;
   for (std::uint16_t g = 0; g < scenario_.gates.size(); ++g) {
-    if (!gate_serves(g, dir) || scenario_.gates[g].traffic_share <= 0) continue;
+    if (!eligible(g)) continue;
     last = g;
     if (x < scenario_.gates[g].traffic_share) return g;
     x -= scenario_.gates[g].traffic_share;

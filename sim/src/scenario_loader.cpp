@@ -390,18 +390,20 @@ void cross_validate(Scenario& s, Loader& L, const std::string& file) {
   }
   if (s.gates.empty()) s.gates.push_back(default_gate());
   std::set<std::string> names;
-  bool any_entry = false, any_exit = false;
-  double share_sum = 0;
+  std::map<std::string, std::pair<bool, bool>> serves;  // compound -> (some gate serves entries, ... exits)
   for (std::size_t i = 0; i < s.gates.size(); ++i) {
     const auto& g = s.gates[i];
     const std::string base = "gates[" + std::to_string(i) + "]";
     if (!names.insert(g.name).second) fail(base + ".name", "duplicate gate name '" + g.name + "'");
-    any_entry |= g.direction != GateDirection::exit && g.traffic_share > 0;
-    any_exit |= g.direction != GateDirection::entry && g.traffic_share > 0;
-    share_sum += g.traffic_share;
+    auto& [entry, exit] = serves[g.compound];
+    entry |= g.direction != GateDirection::exit && g.traffic_share > 0;
+    exit |= g.direction != GateDirection::entry && g.traffic_share > 0;
   }
-  if (share_sum <= 0) fail("gates", "at least one gate needs a traffic_share above 0");
-  else if (!any_entry || !any_exit) fail("gates", "no gate serves " + std::string(!any_entry ? "entries" : "exits"));
+  for (const auto& [compound, dirs] : serves) {
+    const std::string who = compound.empty() ? "" : " of compound '" + compound + "'";
+    if (!dirs.first && !dirs.second) fail("gates", "no gate" + who + " has a traffic_share above 0");
+    else if (!dirs.first || !dirs.second) fail("gates", "no gate" + who + " serves " + (!dirs.first ? "entries" : "exits"));
+  }
 }
 
 LoadResult finish(Scenario s, Loader& L, const std::string& file) {
@@ -637,7 +639,7 @@ std::string to_yaml(const Scenario& s) {
 
 std::string schema_markdown() {
   Scenario defaults;
-  defaults.gates.push_back(GateSpec{"main", 1, QueueMode::per_lane, 1, 1.0, GateDirection::both});
+  defaults.gates.push_back(GateSpec{"main", 1, QueueMode::per_lane, 1, 1.0, GateDirection::both, ""});
   fill_profile("weekday", defaults.arrivals.entry_profile, defaults.arrivals.exit_profile);
   std::ostringstream md;
   for (const auto& [section, title] : schema::sections()) {

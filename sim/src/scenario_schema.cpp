@@ -157,6 +157,7 @@ std::vector<Field> build() {
 
   // --- gates (a list)
   f.push_back(text("gates[].name", "gate name (unique)", GT_REF(std::string, s.gates[i].name)));
+  f.push_back(text("gates[].compound", "compound the gate belongs to: its residents use only its gates, and its terminals search only its gallery (empty: one compound for the whole scenario)", GT_REF(std::string, s.gates[i].compound)));
   f.push_back(integer("gates[].lanes", "lanes", 1, 64, "lanes (terminals) at this gate", GT_REF(int, s.gates[i].lanes)));
   f.push_back(choice<QueueMode>("gates[].queue", "per_lane: each arrival joins the shortest lane queue; shared: one queue feeds all lanes",
                                 {{"per_lane", QueueMode::per_lane}, {"shared", QueueMode::shared}}, GT_REF(QueueMode, s.gates[i].queue)));

@@ -183,7 +183,9 @@ class World {
       members.push_back(pop_.add_outsider(st.kind, st.rng));
     }
     const Person& lead = pop_.person(members.front());
-    const std::uint16_t gate = pop_.gate_serves(lead.home_gate, st.direction) ? lead.home_gate : pop_.pick_gate(st.direction, st.rng);
+    const std::uint16_t gate = pop_.gate_serves(lead.home_gate, st.direction)
+                                   ? lead.home_gate
+                                   : pop_.pick_gate(st.direction, st.rng, lead.compound);
     std::uint32_t leader_passage = 0;
     for (std::size_t k = 0; k < members.size(); ++k) {
       const std::uint32_t idx = new_passage(members[k], st.direction, gate);
@@ -319,7 +321,7 @@ class World {
         }
         case Step::capture_face: {
           t += draw(s_.service.presentation, times) + draw(s_.service.recognition, times);
-          const FaceEvidence e = sample_face(p, ps.mask, face_rng);
+          const FaceEvidence e = sample_face(p, ps.mask, pop_.gallery(pop_.compound_of_gate(r.gate)), face_rng);
           tx.on_face(e);
           // Asked to wear the mask properly: a resident who has one puts it on before the next attempt.
           if (s_.policy.mask == recognizer::MaskPolicy::require && e.acquired && e.mask != MaskState::worn && !tx.done() &&
@@ -345,13 +347,13 @@ class World {
   const ScoreDist& genuine_dist(MaskState m) const {
     return m == MaskState::none ? s_.face.genuine_unmasked : m == MaskState::worn ? s_.face.genuine_masked : s_.face.genuine_below_nose;
   }
-  std::uint32_t other_enrolled(std::uint32_t self, RandomStream& r) const {
-    const auto& ids = pop_.enrolled_residents();
+  static std::uint32_t other_enrolled(const std::vector<std::uint32_t>& ids, std::uint32_t self, RandomStream& r) {
     const std::size_t k = r.below(ids.size());
     return ids[k] != self ? ids[k] : ids[(k + 1) % ids.size()];
   }
 
-  FaceEvidence sample_face(const Person& p, MaskState truth, RandomStream& r) {
+  // One face capture at a terminal whose 1:N search covers `ids` (its compound's gallery).
+  FaceEvidence sample_face(const Person& p, MaskState truth, const std::vector<std::uint32_t>& ids, RandomStream& r) {
     auto& c = out_.attempts;
     const int m = mask_index(truth);
     ++c.face_attempts[m];
@@ -367,7 +369,7 @@ class World {
       const int shift = 1 + static_cast<int>(r.below(2));
       e.mask = static_cast<MaskState>((m + shift) % 3);
     }
-    const std::uint64_t gallery = pop_.enrolled_count();
+    const std::uint64_t gallery = ids.size();
     if (gallery == 0) return e;
     const double thr = recognizer::threshold_for(s_.policy, e.mask);
     if (p.enrolled) {
@@ -376,7 +378,7 @@ class World {
       if (genuine < thr) ++c.genuine_nonmatch[m];
       const double other = gallery > 1 ? r.max_of_normals(s_.face.impostor.mean, s_.face.impostor.sd, gallery - 1) : -1.0;
       if (other > genuine) {
-        e.best_id = other_enrolled(p.id, r);
+        e.best_id = other_enrolled(ids, p.id, r);
         e.score = other;
         if (other >= thr) ++c.misidentified;
       } else {
@@ -389,7 +391,7 @@ class World {
     // the resident they resemble.
     ++c.impostor[m];
     double best = r.max_of_normals(s_.face.impostor.mean, s_.face.impostor.sd, p.kind == PersonKind::lookalike ? gallery - 1 : gallery);
-    e.best_id = p.kind == PersonKind::lookalike ? other_enrolled(p.impersonates, r) : pop_.enrolled_residents()[r.below(gallery)];
+    e.best_id = p.kind == PersonKind::lookalike ? other_enrolled(ids, p.impersonates, r) : ids[r.below(gallery)];
     if (p.kind == PersonKind::lookalike) {
       const double victim = r.normal(s_.face.lookalike.mean, s_.face.lookalike.sd);
       if (victim >= best) {

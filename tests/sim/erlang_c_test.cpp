@@ -43,7 +43,7 @@ Replication replicate(int lanes, double mean_service_s, double arrivals_per_day,
   gs::fill_profile("flat", s.arrivals.entry_profile, s.arrivals.exit_profile);
   s.service.exponential = true;
   s.service.exponential_mean_s = mean_service_s;
-  s.gates.push_back(gs::GateSpec{"theory", lanes, gs::QueueMode::shared, 0, 1.0, gs::GateDirection::both});
+  s.gates.push_back(gs::GateSpec{"theory", lanes, gs::QueueMode::shared, 0, 1.0, gs::GateDirection::both, ""});
   const auto out = gs::run_world(s);
   const auto m = gs::compute_metrics(s, out);
   std::size_t waited = 0;

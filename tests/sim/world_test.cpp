@@ -147,3 +147,24 @@ TEST(World, CustomProfileWithNoWeightInTheOpenHoursIsRejected) {
   EXPECT_NE(r.errors.front().str().find("arrivals.entry_profile: no weight between day.start and day.end"), std::string::npos)
       << r.errors.front().str();
 }
+
+TEST(World, ResidentsUseOnlyTheirCompoundsGatesAndGallery) {
+  // Two compounds: every resident passage is at a gate of the resident's compound, and every face grant
+  // identifies a resident of the gate's compound (its terminals search only that gallery).
+  const auto s = load("scenarios/gucheng.yaml", {"population.lookalike_attempts_per_day=50"});
+  const auto out = gs::run_world(s);
+  const gs::Population pop(s);  // same seed: the same residents and home gates
+  auto compound_of_gate = [&](int g) { return s.gates[static_cast<std::size_t>(g)].compound; };
+  std::size_t checked = 0;
+  for (const auto& r : out.passages) {
+    if (r.person < pop.resident_count()) {
+      const auto& home = compound_of_gate(pop.person(r.person).home_gate);
+      ASSERT_EQ(compound_of_gate(r.gate), home) << out.person_labels[r.person] << " passage " << r.passage;
+    }
+    if (r.outcome.identified_by == gatetwin::recognizer::Credential::face && r.outcome.person_id) {
+      EXPECT_EQ(compound_of_gate(pop.person(*r.outcome.person_id).home_gate), compound_of_gate(r.gate));
+      ++checked;
+    }
+  }
+  EXPECT_GT(checked, 10000u);
+}

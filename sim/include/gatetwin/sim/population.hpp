@@ -3,6 +3,7 @@
 // look-alikes, card cloners, holders of revoked cards) created as they arrive. Everyone is synthetic.
 // Also the back office's rights directory over it, which the policy engine consults.
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,7 @@ struct Person {
   std::int32_t quarantine_until_day = INT32_MIN;  // isolated while day < this
   recognizer::HealthCode health = recognizer::HealthCode::green;
   std::uint16_t home_gate = 0;   // residents use their own compound's gate
+  std::uint16_t compound = 0;    // index of the home gate's compound
   std::uint32_t impersonates = 0;  // look-alike / cloned card: the resident they pass themselves off as
 
   std::string label() const;     // "R000123", "V0004", "L0001", "C0002", "K0001"
@@ -46,6 +48,9 @@ class Population final : public recognizer::RightsDirectory {
   const Person& person(std::uint32_t id) const { return persons_[id]; }
   std::uint32_t resident_count() const { return residents_; }
   std::uint32_t enrolled_count() const { return enrolled_; }
+  // Compounds: gates with the same `compound` name; each has its own residents and face gallery.
+  std::uint16_t compound_of_gate(std::uint16_t gate) const { return gate_compound_[gate]; }
+  const std::vector<std::uint32_t>& gallery(std::uint16_t compound) const { return gallery_[compound]; }
   const std::vector<std::uint32_t>& households_first() const { return household_first_; }
   const std::vector<std::uint32_t>& free_residents() const { return free_residents_; }      // not in isolation
   const std::vector<std::uint32_t>& isolated_residents() const { return isolated_residents_; }
@@ -55,7 +60,8 @@ class Population final : public recognizer::RightsDirectory {
   // Creates an outsider arriving now; `rng` is the arrival stream of its kind.
   std::uint32_t add_outsider(PersonKind kind, RandomStream& rng);
   // Chooses a resident gate by traffic share among gates serving `dir`.
-  std::uint16_t pick_gate(recognizer::Direction dir, RandomStream& rng) const;
+  // Chooses a gate by traffic share among gates serving `dir` (within `compound`, if given).
+  std::uint16_t pick_gate(recognizer::Direction dir, RandomStream& rng, std::optional<std::uint16_t> compound = std::nullopt) const;
   bool gate_serves(std::uint16_t gate, recognizer::Direction dir) const;
 
   std::optional<recognizer::Rights> rights(std::uint32_t person_id) const override;
@@ -69,6 +75,8 @@ class Population final : public recognizer::RightsDirectory {
   std::vector<std::uint32_t> household_first_;  // first person id of each household (+ end sentinel)
   std::vector<std::uint32_t> free_residents_, isolated_residents_, enrolled_ids_, card_holder_ids_;
   std::uint32_t outsider_serial_[5] = {};
+  std::vector<std::uint16_t> gate_compound_;
+  std::vector<std::vector<std::uint32_t>> gallery_;  // enrolled residents per compound
 };
 
 }  // namespace gatetwin::sim

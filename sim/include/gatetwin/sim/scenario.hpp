@@ -66,6 +66,7 @@ struct GateSpec {
   int staff = 1;
   double traffic_share = 1.0;
   GateDirection direction = GateDirection::both;
+  std::string compound;  // gates of one compound share its residents and face gallery; "" = the one compound
 };
 
 struct ServiceSpec {
