@@ -391,18 +391,24 @@ void cross_validate(Scenario& s, Loader& L, const std::string& file) {
   if (s.gates.empty()) s.gates.push_back(default_gate());
   std::set<std::string> names;
   std::map<std::string, std::pair<bool, bool>> serves;  // compound -> (some gate serves entries, ... exits)
+  std::map<std::string, std::string> first_gate;         // compound -> a field of its first gate, for the error's place
   for (std::size_t i = 0; i < s.gates.size(); ++i) {
     const auto& g = s.gates[i];
     const std::string base = "gates[" + std::to_string(i) + "]";
     if (!names.insert(g.name).second) fail(base + ".name", "duplicate gate name '" + g.name + "'");
+    if (!first_gate.count(g.compound)) {
+      first_gate[g.compound] = L.marks.count(base + ".compound") ? base + ".compound" : base + ".name";
+      if (!L.marks.count(first_gate[g.compound])) first_gate[g.compound] = "gates";
+    }
     auto& [entry, exit] = serves[g.compound];
     entry |= g.direction != GateDirection::exit && g.traffic_share > 0;
     exit |= g.direction != GateDirection::entry && g.traffic_share > 0;
   }
   for (const auto& [compound, dirs] : serves) {
     const std::string who = compound.empty() ? "" : " of compound '" + compound + "'";
-    if (!dirs.first && !dirs.second) fail("gates", "no gate" + who + " has a traffic_share above 0");
-    else if (!dirs.first || !dirs.second) fail("gates", "no gate" + who + " serves " + (!dirs.first ? "entries" : "exits"));
+    const std::string& at = first_gate[compound];
+    if (!dirs.first && !dirs.second) fail(at, "no gate" + who + " has a traffic_share above 0");
+    else if (!dirs.first || !dirs.second) fail(at, "no gate" + who + " serves " + (!dirs.first ? "entries" : "exits"));
   }
 }
 

@@ -577,8 +577,16 @@ TEST(ScenarioLoaderGates, GateFieldRange) {
 TEST(ScenarioLoaderGates, SomeGateMustServeEachDirection) {
   const auto r = gs::load_scenario_text("gates:\n  - name: a\n    direction: entry\n", "inline.yaml");
   ASSERT_EQ(r.errors.size(), 1u) << all_errors(r);
-  EXPECT_EQ(r.errors[0].field, "gates");
+  EXPECT_EQ(r.errors[0].field, "gates[0].name");  // placed at the compound's first gate
+  EXPECT_EQ(r.errors[0].line, 2);
   EXPECT_TRUE(contains(r.errors[0].message, "exits")) << r.errors[0].str();
+}
+
+TEST(ScenarioLoaderGates, EachCompoundNeedsGatesForBothDirections) {
+  const auto r = gs::load_scenario_text(
+      "gates:\n  - {name: a, compound: x, direction: entry}\n  - {name: b, compound: y}\n", "inline.yaml");
+  ASSERT_EQ(r.errors.size(), 1u) << all_errors(r);
+  EXPECT_EQ(r.errors[0].str(), "inline.yaml:2:25: gates[0].compound: no gate of compound 'x' serves exits");
 }
 
 // ---------------------------------------------------------------------------------------------------
