@@ -4,9 +4,10 @@
 //
 // Events are ordered by (time, insertion sequence): events at the same time run in the order they were
 // scheduled, so a run is a pure function of the scenario and its seed. The queue is a binary heap of
-// 16-byte plain entries; the actions live in a slot table and never move while queued, which is what
-// keeps it at least as fast as a std::priority_queue of std::function (bench/engine_bench). Cancellation is O(1): the slot is
-// released and its heap entry is skipped when it surfaces (a generation counter tells stale entries).
+// 16-byte plain entries; the actions live in a slot table and never move while queued, which keeps it
+// faster than a std::priority_queue of std::function (bench/engine_bench). Cancellation is O(1): the
+// slot is released and its heap entry is skipped when it surfaces (the entry's key no longer matches the
+// slot's); an EventId carries the slot's generation, so a stale id cannot cancel a newer event.
 #include <atomic>
 #include <cstdint>
 #include <functional>
