@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <string>
 
 #include "gatetwin/sim/scenario.hpp"
@@ -24,6 +25,13 @@ bool fill_profile(const std::string& name, std::array<double, 24>& entry, std::a
     return true;
   }
   return false;
+}
+
+double profile_weight(const std::array<double, 24>& profile, SimTime start, SimTime end) {
+  const double start_h = to_seconds(start) / 3600.0, end_h = to_seconds(end) / 3600.0;
+  double weight = 0;
+  for (int h = 0; h < 24; ++h) weight += profile[h] * std::max(0.0, std::min(end_h, h + 1.0) - std::max(start_h, double(h)));
+  return weight;
 }
 
 }  // namespace gatetwin::sim

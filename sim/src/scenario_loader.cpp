@@ -377,11 +377,8 @@ void cross_validate(Scenario& s, Loader& L, const std::string& file) {
   }
   // Every arrival profile needs weight inside the open hours, or nobody ever arrives.
   if (s.day_end > s.day_start && !L.error_fields.count("arrivals.entry_profile") && !L.error_fields.count("arrivals.exit_profile")) {
-    const double start_h = to_seconds(s.day_start) / 3600.0, end_h = to_seconds(s.day_end) / 3600.0;
     for (const auto* prof : {&s.arrivals.entry_profile, &s.arrivals.exit_profile}) {
-      double w = 0;
-      for (int h = 0; h < 24; ++h) w += (*prof)[h] * std::max(0.0, std::min(end_h, h + 1.0) - std::max(start_h, double(h)));
-      if (w <= 0) {
+      if (profile_weight(*prof, s.day_start, s.day_end) <= 0) {
         fail(prof == &s.arrivals.entry_profile ? "arrivals.entry_profile" : "arrivals.exit_profile",
              "no weight between day.start and day.end: nobody would arrive");
         break;

@@ -132,9 +132,7 @@ class World {
                   const char* name) {
     if (per_day <= 0) return;
     // Normalise the hourly weights over the part of each hour inside the open window.
-    const double start_h = to_seconds(s_.day_start) / 3600.0, end_h = to_seconds(s_.day_end) / 3600.0;
-    double weight = 0;
-    for (int h = 0; h < 24; ++h) weight += profile[h] * std::max(0.0, std::min(end_h, h + 1.0) - std::max(start_h, double(h)));
+    const double weight = profile_weight(profile, s_.day_start, s_.day_end);
     if (weight <= 0) return;
     ArrivalStream st{kind, dir, groups, {}, RandomStream(s_.seed, name)};
     for (int h = 0; h < 24; ++h) st.rate[h] = per_day * profile[h] / weight / 3600.0;

@@ -151,4 +151,7 @@ struct Scenario {
 // Built-in hourly arrival profiles (relative weights), by name.
 bool fill_profile(const std::string& name, std::array<double, 24>& entry, std::array<double, 24>& exit);
 
+// Sum of the hourly weights over the open window [start, end), each hour counted by its overlap.
+double profile_weight(const std::array<double, 24>& profile, SimTime start, SimTime end);
+
 }  // namespace gatetwin::sim
