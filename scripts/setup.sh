@@ -7,6 +7,7 @@ packages=(
   build-essential cmake ninja-build pkg-config git
   libyaml-cpp-dev nlohmann-json3-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  libopencv-dev libsqlite3-dev libfaiss-dev
   python3
 )
 
