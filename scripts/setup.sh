@@ -7,7 +7,7 @@ packages=(
   build-essential cmake ninja-build pkg-config git
   libyaml-cpp-dev nlohmann-json3-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  libopencv-dev libsqlite3-dev libfaiss-dev
+  libopencv-dev libsqlite3-dev libfaiss-dev libsodium-dev
   python3
 )
 
@@ -18,9 +18,10 @@ for p in "${packages[@]}"; do
   fi
 done
 
+here=$(cd "$(dirname "$0")" && pwd)
 if [ ${#missing[@]} -eq 0 ]; then
   echo "setup: all ${#packages[@]} Debian packages present"
-  exit 0
+  exec "$here/fetch-models.sh"
 fi
 
 echo "setup: installing ${missing[*]}"
@@ -29,3 +30,4 @@ if [ "$(id -u)" -ne 0 ]; then sudo_cmd=(sudo); fi
 export DEBIAN_FRONTEND=noninteractive
 "${sudo_cmd[@]}" apt-get update -qq
 "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+"$here/fetch-models.sh"   # face models from the npm registry, SHA-256 pinned, into a cache outside git
