@@ -1,1 +1,170 @@
-// placeholder: being written
+// Procedural synthetic faces: sampling identities and captures, and the public entry points. The drawing
+// is in face_render_head.cpp (bare head), face_render_wear.cpp (hair, glasses, masks, hats),
+// face_render_pose.cpp (lighting, projection, compositing) and face_render_camera.cpp (background, camera).
+#include "gatetwin/sim/face_render.hpp"
+
+#include <algorithm>
+#include <array>
+#include <numeric>
+#include <string_view>
+
+#include "face_render_internal.hpp"
+#include "gatetwin/sim/random.hpp"
+
+namespace gatetwin::sim::render {
+namespace {
+
+using detail::clamp01;
+using detail::lerp;
+using detail::mix;
+
+// Quotas: persons come in blocks of k; within a block each of the k strata is used exactly once, in an
+// order shuffled per block. Any k consecutive persons from a block boundary are exactly balanced, so a
+// selection of the first n persons never piles up in one stratum.
+int stratum(std::uint64_t seed, std::string_view attribute, std::uint32_t person, int k) {
+  RandomStream r(seed, attribute, person / static_cast<std::uint32_t>(k));
+  std::array<int, 32> perm{};
+  std::iota(perm.begin(), perm.begin() + k, 0);
+  for (int i = k - 1; i > 0; --i) std::swap(perm[static_cast<std::size_t>(i)], perm[r.below(static_cast<std::uint64_t>(i) + 1)]);
+  return perm[person % static_cast<std::uint32_t>(k)];
+}
+
+// A Latin-hypercube draw in [0, 1): the block's strata are shared out as above, the position within the
+// stratum comes from the person's own stream.
+double spread(std::uint64_t seed, std::string_view attribute, std::uint32_t person, RandomStream& own) {
+  constexpr int k = 8;
+  return (stratum(seed, attribute, person, k) + own.uniform()) / k;
+}
+
+cv::Vec3d jittered(const cv::Vec3d& c, RandomStream& r, double amount) {
+  const double k = r.uniform(1 - amount, 1 + amount);
+  return {std::clamp(c[0] * k * r.uniform(0.97, 1.03), 0.0, 255.0), std::clamp(c[1] * k, 0.0, 255.0),
+          std::clamp(c[2] * k * r.uniform(0.97, 1.03), 0.0, 255.0)};
+}
+
+}  // namespace
+
+FaceIdentity sample_identity(std::uint64_t seed, std::uint32_t person) {
+  RandomStream r(seed, "face.identity", person);
+  FaceIdentity id;
+  id.texture_seed = r.next_u64();
+  auto s = [&](std::string_view attribute) { return spread(seed, attribute, person, r); };
+
+  id.hair_style = stratum(seed, "face.quota.hair_style", person, 6);
+  id.feminine = stratum(seed, "face.quota.sex", person, 2) == 1;
+  if (id.hair_style == 3) id.feminine = false;  // bald
+  if (id.hair_style == 4) id.feminine = true;   // bun
+  id.skin_tone = stratum(seed, "face.quota.skin", person, 6);
+  id.glasses = stratum(seed, "face.quota.glasses", person, 10) < 3;
+  id.glasses_style = stratum(seed, "face.quota.glasses_style", person, 4);
+
+  const double fem = id.feminine ? 1.0 : 0.0;
+  id.face_width = lerp(1.85, 2.5, s("face.face_width")) - 0.06 * fem;
+  id.face_length = lerp(2.25, 3.05, s("face.face_length"));
+  id.jaw_squareness = s("face.jaw") * (1 - 0.35 * fem);
+  id.chin_width = s("face.chin");
+  id.cheekbone = s("face.cheekbone");
+  id.eye_size = s("face.eye_size");
+  id.eye_height = s("face.eye_height");
+  id.eye_tilt = s("face.eye_tilt");
+  id.brow_thickness = s("face.brow_thickness");
+  id.brow_height = s("face.brow_height");
+  id.brow_arch = s("face.brow_arch");
+  id.nose_length = s("face.nose_length");
+  id.nose_width = s("face.nose_width") * (1 - 0.2 * fem);
+  id.nose_bridge = s("face.nose_bridge");
+  id.mouth_width = s("face.mouth_width");
+  id.lip_thickness = s("face.lip_thickness");
+  id.mouth_height = s("face.mouth_height");
+  id.ear_size = s("face.ear_size");
+  id.forehead = s("face.forehead");
+  id.asymmetry = 2 * s("face.asymmetry") - 1;
+  id.age = s("face.age");
+  if (id.hair_style == 3) id.age = std::max(id.age, 0.4);
+
+  const std::array<cv::Vec3d, 6> skins{{{190, 210, 240}, {160, 190, 232}, {138, 172, 218},
+                                                   {108, 143, 196}, {78, 108, 158}, {52, 72, 112}}};
+  // Tone from the quota, then lightness and an undertone (olive/yellow .. pink) of the person's own.
+  id.skin_bgr = jittered(skins[static_cast<std::size_t>(id.skin_tone)], r, 0.06);
+  const double under = r.uniform(-1, 1);
+  id.skin_bgr[0] = std::clamp(id.skin_bgr[0] * (1 - 0.07 * under), 0.0, 255.0);
+  id.skin_bgr[2] = std::clamp(id.skin_bgr[2] * (1 + 0.04 * under), 0.0, 255.0);
+
+  const std::array<cv::Vec3d, 6> hairs{{{20, 20, 24}, {28, 38, 56}, {42, 64, 98},
+                                                   {35, 62, 140}, {95, 160, 205}, {62, 96, 140}}};
+  const int hair_colour = stratum(seed, "face.quota.hair_colour", person, 6);
+  cv::Vec3d hair = jittered(hairs[static_cast<std::size_t>(hair_colour)], r, 0.12);
+  hair = mix(hair, {172, 174, 178}, clamp01((id.age - 0.55) / 0.4));  // greying
+  id.hair_bgr = hair;
+
+  const std::array<cv::Vec3d, 6> irises{{{30, 45, 70}, {35, 70, 110}, {50, 105, 120},
+                                                    {80, 130, 80}, {170, 125, 75}, {140, 140, 130}}};
+  id.iris_bgr = jittered(irises[r.below(6)], r, 0.1);
+  id.lip_bgr = mix(id.skin_bgr, {95, 90, 195}, lerp(0.3, 0.45, r.uniform())) * 0.88;
+  if (id.feminine && r.bernoulli(0.4)) id.lip_bgr = mix(id.lip_bgr, {70, 50, 185}, r.uniform(0.3, 0.7));
+
+  id.beard = !id.feminine && r.bernoulli(0.35);
+  id.moustache = !id.feminine && (id.beard || r.bernoulli(0.2));
+  return id;
+}
+
+Capture sample_capture(std::uint64_t seed, std::uint32_t person, std::uint32_t capture, double nuisance) {
+  RandomStream r(seed, "face.capture", (static_cast<std::uint64_t>(person) << 20) | capture);
+  const double n = std::clamp(nuisance, 0.0, 2.0);
+  Capture c;
+  c.yaw_deg = n * std::clamp(r.normal(0, 10), -20.0, 20.0);
+  c.pitch_deg = n * std::clamp(r.normal(0, 6), -12.0, 12.0);
+  c.roll_deg = n * std::clamp(r.normal(0, 4), -8.0, 8.0);
+  c.interocular_px = 64 + n * (r.uniform(45, 90) - 64);
+  c.face_centre = {320 + n * r.uniform(-80, 80), 225 + n * r.uniform(-35, 35)};
+  c.light_azimuth_deg = n * r.uniform(-70, 70);
+  c.light_elevation_deg = 30 + n * r.uniform(-20, 30);
+  c.light_strength = 0.5 + n * r.uniform(-0.2, 0.25);
+  c.ambient = 0.55 + n * r.uniform(-0.15, 0.1);
+  for (int ch = 0; ch < 3; ++ch) c.colour_cast[ch] = 1 + n * r.uniform(-0.08, 0.08);
+  c.expression = r.bernoulli(0.35 * std::min(1.0, n)) ? r.uniform(0.2, 1.0) : 0.0;
+  c.eyes_closed = r.bernoulli(0.02 * std::min(1.0, n)) ? 1.0 : 0.0;
+  c.gaze_x = n * r.uniform(-0.5, 0.5);
+  c.gaze_y = n * r.uniform(-0.3, 0.3);
+  const double m = r.uniform(), f = r.uniform();
+  c.motion_blur_px = n * 3 * m * m;  // mostly still, sometimes moving
+  c.defocus_px = n * 1.2 * f * f;
+  c.noise_sigma = 1 + n * r.uniform(0, 4);
+  c.jpeg_quality = n > 0 ? static_cast<int>(std::lround(95 - n * r.uniform(0, 25))) : 0;
+  c.hat = r.bernoulli(0.06 * std::min(1.0, n));
+  c.hat_style = static_cast<int>(r.below(3));
+  c.hat_colour = static_cast<int>(r.below(8));
+  c.background_seed = r.next_u64();
+  return c;
+}
+
+FaceTruth draw_face(cv::Mat& frame, const FaceIdentity& identity, const Capture& capture) {
+  CV_Assert(frame.type() == CV_8UC3);
+  const detail::Geometry g = detail::make_geometry(identity, capture);
+  detail::Pose pose = detail::make_pose(capture);
+  // The canvas is painted at about the frame's resolution (bounded for very small or very large faces).
+  const double scale = std::clamp(pose.scale, 12.0, 64.0);
+  const detail::HeadCanvas hc = detail::paint_head(identity, capture, g, scale);
+  pose.pivot = {0, 0, 0.5 * (hc.z_at(hc.z_face, {-0.5, 0}) + hc.z_at(hc.z_face, {0.5, 0}))};
+  detail::draw_body(frame, g, pose, capture, identity);
+  FaceTruth t;
+  t.face_box = detail::composite(frame, hc, pose, capture);
+  auto at = [&](cv::Point2d p) { return pose.project({p.x, p.y, hc.z_at(hc.z_face, p)}); };
+  t.five = {at({-0.5, 0}), at({0.5, 0}), at({g.nose_x, g.nose_tip_y}),
+            at({g.mouth_x - g.mouth_half_w, g.mouth_y - g.corner_lift}),
+            at({g.mouth_x + g.mouth_half_w, g.mouth_y - g.corner_lift})};
+  t.interocular_px = cv::norm(t.five[1] - t.five[0]);
+  t.mask = capture.wear == MaskWear::none ? MaskKind::none : capture.mask;
+  t.wear = capture.mask == MaskKind::none ? MaskWear::none : capture.wear;
+  return t;
+}
+
+Rendered render_face(const FaceIdentity& identity, const Capture& capture, cv::Size frame) {
+  Rendered out;
+  out.image = draw_background(capture.background_seed, frame);
+  out.truth = draw_face(out.image, identity, capture);
+  apply_camera(out.image, capture, capture.background_seed ^ 0xa0761d6478bd642fULL);
+  return out;
+}
+
+}  // namespace gatetwin::sim::render

@@ -15,7 +15,7 @@ enum class MaskWear : std::uint8_t { none, proper, below_nose, on_chin };
 
 // What stays fixed for one person across captures. Geometry is in units of the inter-ocular distance.
 struct FaceIdentity {
-  std::uint64_t texture_seed = 0;   // skin texture, freckles, hair strands
+  std::uint64_t texture_seed = 0;   // skin texture, freckles, hair strands, small shape details
   double face_width = 2.05;         // cheek to cheek
   double face_length = 2.55;        // hairline to chin
   double jaw_squareness = 0.5;      // 0 pointed .. 1 square
@@ -40,9 +40,15 @@ struct FaceIdentity {
   cv::Vec3d lip_bgr{110, 110, 180};
   int hair_style = 0;               // 0 short, 1 medium, 2 long, 3 bald, 4 bun, 5 fringe
   bool glasses = false;
-  int glasses_style = 0;
+  int glasses_style = 0;            // 0 thin metal round, 1 thick rectangular, 2 rimless, 3 browline
   bool beard = false;
   bool moustache = false;
+  // Added for the renderer; sample_identity fills them, hand-built identities may keep the defaults.
+  bool feminine = false;            // softer jaw and brows, never a beard, lipstick on some
+  int skin_tone = 2;                // quota stratum of skin_bgr: 0 lightest .. 5 darkest
+  double nose_bridge = 0.5;         // 0 flat .. 1 high bridge (how far the nose stands out)
+  double forehead = 0.5;            // 0 low and sloping .. 1 high (hairline height)
+  double asymmetry = 0.0;           // -1 .. 1: one brow higher, nose and mouth a little off the mid-line
 };
 
 // What changes from one capture to the next.
@@ -65,7 +71,11 @@ struct Capture {
   MaskWear wear = MaskWear::none;
   int mask_colour = 0;              // index into the kind's palette
   bool hat = false;
-  std::uint64_t background_seed = 0;
+  std::uint64_t background_seed = 0;  // the background, and the clothing seen at the shoulders
+  // Added for the renderer.
+  double gaze_x = 0, gaze_y = 0;    // iris offset in units of the iris radius (-1 .. 1; + = image right / down)
+  int hat_style = 0;                // 0 baseball cap, 1 beanie, 2 bucket hat
+  int hat_colour = 0;               // index into the hat palette
 };
 
 // Samples a person's identity. Identities are spread to be distinguishable (quotas keep skin tones,
@@ -73,7 +83,9 @@ struct Capture {
 FaceIdentity sample_identity(std::uint64_t seed, std::uint32_t person);
 
 // Samples one capture's nuisance factors; `nuisance` scales the pose, lighting and blur ranges (0: a frontal,
-// evenly lit, sharp capture; 1: the default gate conditions). The mask is left as none: callers set it.
+// evenly lit, sharp capture; 1: the default gate conditions: yaw within ±20°, pitch ±12°, roll ±8°,
+// inter-ocular 45-90 px, JPEG 70-95). The mask is left as none: callers set it. Faces are placed for a
+// 640x480 frame (face_centre near its middle); callers rendering other sizes move face_centre.
 Capture sample_capture(std::uint64_t seed, std::uint32_t person, std::uint32_t capture, double nuisance = 1.0);
 
 // Where things really are in a render (for tests, alignment baselines and labelled evaluation sets).
