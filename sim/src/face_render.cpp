@@ -143,7 +143,7 @@ FaceTruth draw_face(cv::Mat& frame, const FaceIdentity& identity, const Capture&
   const detail::Geometry g = detail::make_geometry(identity, capture);
   detail::Pose pose = detail::make_pose(capture);
   // The canvas is painted at about the frame's resolution (bounded for very small or very large faces).
-  const double scale = std::clamp(pose.scale, 12.0, 64.0);
+  const double scale = std::clamp(pose.scale, 12.0, 48.0);
   const detail::HeadCanvas hc = detail::paint_head(identity, capture, g, scale);
   pose.pivot = {0, 0, 0.5 * (hc.z_at(hc.z_face, {-0.5, 0}) + hc.z_at(hc.z_face, {0.5, 0}))};
   detail::draw_body(frame, g, pose, capture, identity);

@@ -95,7 +95,7 @@ Geometry make_geometry(const FaceIdentity& id, const Capture& c) {
   Poly loop = right;
   loop.push_back({0.0, g.chin_y});
   for (auto it = right.rbegin(); it != right.rend() - 1; ++it) loop.emplace_back(-it->x, it->y);
-  g.outline = smooth_closed(loop, 6);
+  g.outline = smooth_closed(loop, 12);
   return g;
 }
 
@@ -225,6 +225,7 @@ void paint_brow(HeadCanvas& hc, const FaceIdentity& id, const Geometry& g, int s
   }
   Poly poly = topl;
   for (auto it = botl.rbegin(); it != botl.rend(); ++it) poly.push_back(*it);
+  // Brows take the hair's colour (light brows on light skin barely show, which sets people apart).
   const cv::Vec3d col = mix(id.hair_bgr, id.skin_bgr, 0.25);
   paint(hc, {poly}, col, 0.55, 0.022);
   paint(hc, {poly}, scaled(col, 0.85), 0.5, 0.006);
@@ -446,7 +447,7 @@ HeadCanvas paint_head(const FaceIdentity& id, const Capture& c, const Geometry& 
       const double x = (u - hc.origin.x) / scale;
       const double q = (x / g.skull_a) * (x / g.skull_a) + qy * qy;
       if (q >= 1) continue;
-      zr[u] = static_cast<float>(zc + rz * std::sqrt(1 - q));
+      zr[u] = static_cast<float>(zc + rz * dome(q));
       const double edge = (1 - std::sqrt(q)) * std::min(g.skull_a, g.skull_b) * scale;  // ~pixels inside
       kr[u] = static_cast<std::uint8_t>(std::min(255.0, edge * 255.0));
     }
@@ -465,8 +466,11 @@ HeadCanvas paint_head(const FaceIdentity& id, const Capture& c, const Geometry& 
   const cv::Rect fbox = (cv::boundingRect(soft) + cv::Size(4, 4) - cv::Point(2, 2)) & cv::Rect(0, 0, w, h);
   cv::Mat1f dist(h, w, 0.0f);
   cv::distanceTransform(hard(fbox), dist(fbox), cv::DIST_L2, cv::DIST_MASK_PRECISE);
-  const cv::Mat1f texture = value_noise(id.texture_seed, 14, 20, {w, h});
-  const cv::Mat1f redness = value_noise(id.texture_seed ^ 0x5bd1e995ULL, 9, 12, {w, h});
+  // The outline is a polygon rasterised to pixels: smooth its distance field, or every vertex and pixel
+  // step shows as a band in the shading.
+  cv::GaussianBlur(dist(fbox), dist(fbox), {0, 0}, std::max(1.0, 0.04 * scale));
+  const cv::Mat1f texture = value_noise(id.texture_seed, 14, 20, {w, h}, true);
+  const cv::Mat1f redness = value_noise(id.texture_seed ^ 0x5bd1e995ULL, 9, 12, {w, h}, true);
   const double rho = 0.55;
   for (int v = fbox.y; v < fbox.y + fbox.height; ++v) {
     const std::uint8_t* sr = soft.ptr<std::uint8_t>(v);

@@ -34,6 +34,10 @@ inline double bell(double r2) {
   return b;
 }
 
+// Height profile of the skull and hair shell over q = (x/a)^2 + (y/b)^2 < 1: an ellipsoid whose rim stops
+// short of vertical, so that the mesh does not fold where the surface turns away.
+inline double dome(double q) { return std::sqrt(std::max(0.0, 1 - 0.9 * q)); }
+
 using Poly = std::vector<cv::Point2d>;
 
 // Where the parts of one face are, for one identity with one capture's expression. Head coordinates:
@@ -99,8 +103,8 @@ Poly smooth_closed(const Poly& pts, int per);
 Poly smooth_open(const Poly& pts, int per);
 Poly mirror_x(const Poly& p);
 // Identity-fixed low-frequency noise in [-1, 1], resolution independent: a cols x rows grid of values
-// spread over the canvas, interpolated to the canvas size.
-cv::Mat1f value_noise(std::uint64_t seed, int cols, int rows, cv::Size size);
+// spread over the canvas, interpolated to the canvas size (bicubic when `smooth`, else bilinear).
+cv::Mat1f value_noise(std::uint64_t seed, int cols, int rows, cv::Size size, bool smooth);
 
 // The head (face_render_head.cpp): skin, features, hair; then the wearables (face_render_wear.cpp).
 HeadCanvas paint_head(const FaceIdentity& id, const Capture& c, const Geometry& g, double scale);

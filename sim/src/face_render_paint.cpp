@@ -185,13 +185,13 @@ Poly mirror_x(const Poly& p) {
   return out;
 }
 
-cv::Mat1f value_noise(std::uint64_t seed, int cols, int rows, cv::Size size) {
+cv::Mat1f value_noise(std::uint64_t seed, int cols, int rows, cv::Size size, bool smooth) {
   RandomStream r(seed, "face.noise");
   cv::Mat1f grid(rows, cols);
   for (int y = 0; y < rows; ++y)
     for (int x = 0; x < cols; ++x) grid(y, x) = static_cast<float>(r.uniform(-1, 1));
   cv::Mat1f out;
-  cv::resize(grid, out, size, 0, 0, cv::INTER_LINEAR);
+  cv::resize(grid, out, size, 0, 0, smooth ? cv::INTER_CUBIC : cv::INTER_LINEAR);
   return out;
 }
 

@@ -228,8 +228,8 @@ cv::Rect2d composite(cv::Mat& frame, const HeadCanvas& hc, const Pose& pose, con
     for (int u = 0; u < w; ++u)
       if (ar[u]) used[static_cast<std::size_t>((v / step) * nx + u / step)] = 1;
   }
-  // Node heights; a node outside the coverage takes the highest covered neighbour's height, so the cells
-  // along a silhouette stay rigid instead of stretching toward the empty canvas behind.
+  // Node heights; a node outside the coverage takes the height its covered neighbours suggest, so the
+  // cells along a silhouette stay rigid instead of stretching toward the empty canvas behind.
   cv::Mat1f nz(ny + 1, nx + 1), nz_ext;
   cv::Mat1b covered(ny + 1, nx + 1);
   for (int j = 0; j <= ny; ++j)
@@ -238,19 +238,15 @@ cv::Rect2d composite(cv::Mat& frame, const HeadCanvas& hc, const Pose& pose, con
       nz(j, i) = hc.z(v, u);
       covered(j, i) = hc.alpha(v, u) >= 128 ? 255 : 0;
     }
+  // Normalised convolution: the local average height of the covered nodes, smooth along the silhouette.
+  cv::Mat1f cov, num, den;
+  covered.convertTo(cov, CV_32F, 1.0 / 255);
+  cv::GaussianBlur(nz.mul(cov), num, {7, 7}, 1.5, 1.5, cv::BORDER_REPLICATE);
+  cv::GaussianBlur(cov, den, {7, 7}, 1.5, 1.5, cv::BORDER_REPLICATE);
   nz_ext = nz.clone();
   for (int j = 0; j <= ny; ++j)
-    for (int i = 0; i <= nx; ++i) {
-      if (covered(j, i)) continue;
-      float best = -1e9f;
-      for (int dj = -1; dj <= 1; ++dj)
-        for (int di = -1; di <= 1; ++di) {
-          const int jj = j + dj, ii = i + di;
-          if (jj < 0 || ii < 0 || jj > ny || ii > nx || !covered(jj, ii)) continue;
-          best = std::max(best, nz(jj, ii));
-        }
-      if (best > -1e8f) nz_ext(j, i) = best;
-    }
+    for (int i = 0; i <= nx; ++i)
+      if (!covered(j, i) && den(j, i) > 1e-3f) nz_ext(j, i) = num(j, i) / den(j, i);
   for (int j = 0; j <= ny; ++j)
     for (int i = 0; i <= nx; ++i) {
       const cv::Point2d hp = hc.head(i * step, j * step);

@@ -74,8 +74,8 @@ void paint_hair(HeadCanvas& hc, const FaceIdentity& id, const Geometry& g, bool 
   const double neck = 0.55;
   const bool bald = id.hair_style == 3;
   // Strands: streaks along y, with a little low-frequency variation; fixed per identity.
-  const cv::Mat1f streak = value_noise(id.texture_seed ^ 0x9e3779b9ULL, 70, 9, {w, h});
-  const cv::Mat1f lowf = value_noise(id.texture_seed ^ 0x7f4a7c15ULL, 7, 9, {w, h});
+  const cv::Mat1f streak = value_noise(id.texture_seed ^ 0x9e3779b9ULL, 70, 9, {w, h}, false);
+  const cv::Mat1f lowf = value_noise(id.texture_seed ^ 0x7f4a7c15ULL, 7, 9, {w, h}, false);
   const cv::Vec3d col = id.hair_bgr;
   std::vector<double> face_hw(static_cast<std::size_t>(h));
   for (int v = 0; v < h; ++v) face_hw[static_cast<std::size_t>(v)] = g.half_width((v - hc.origin.y) / scale);
@@ -120,7 +120,7 @@ void paint_hair(HeadCanvas& hc, const FaceIdentity& id, const Geometry& g, bool 
         if (bald) cover = std::min(cover, std::min((ax - g.skull_a * 0.72) * scale, (y - (cy - 0.2)) * scale));
         if (hw == 0 && y > cy && !s.back) cover = std::min(cover, bottom);
         const double q = (x / a) * (x / a) + ((y - cy) / b) * ((y - cy) / b);
-        const double shell = q < 1 ? zc + rz * std::sqrt(1 - q) : -1.2;
+        const double shell = q < 1 ? zc + rz * dome(q) : -1.2;
         z_hair = std::max(static_cast<double>(zr[u]) + 0.05, shell);
       }
       const double cov = clamp01(0.5 + cover);
@@ -175,7 +175,7 @@ void paint_glasses(HeadCanvas& hc, const FaceIdentity& id, const Geometry& g) {
     for (int y = 0; y < roi.height; ++y)
       for (int x = 0; x < roi.width; ++x) {
         std::uint8_t& d = hc.gloss(roi.y + y, roi.x + x);
-        d = std::max(d, static_cast<std::uint8_t>(m(y, x) * 0.9));
+        d = std::max(d, static_cast<std::uint8_t>(m(y, x) * 0.5));
       }
     stroke(hc, {{sx * 0.5 - 0.15, cy - lh * 0.5}, {sx * 0.5 + 0.05, cy + lh * 0.6}}, cv::Vec3d(250, 250, 250), 0.05,
            0.12, 0.03);
@@ -253,9 +253,11 @@ void paint_mask(HeadCanvas& hc, const Capture& c, const Geometry& g) {
   const int n = 16;
   for (int i = 0; i <= n; ++i) {
     const double t = -1 + 2.0 * i / n;
-    const double shape = c.wear == MaskWear::proper && !(c.mask == MaskKind::cloth)
-                             ? std::pow(1 - std::abs(t), 1.6)
-                             : 1 - t * t;
+    // Worn properly a mask rises to a point over the nose (a cloth one more roundly); lower down it hangs
+    // in an arc.
+    const double shape = c.wear != MaskWear::proper ? 1 - t * t
+                         : c.mask == MaskKind::cloth ? std::pow(1 - std::abs(t), 1.2)
+                                                     : std::pow(1 - std::abs(t), 1.6);
     top_edge.emplace_back(t * xs, lerp(top_s, top_c, shape));
   }
   poly = top_edge;
