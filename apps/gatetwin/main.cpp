@@ -1,5 +1,6 @@
 // gatetwin: the headless front end over gatetwin::sim (run, validate, compare, schema).
 // Exit codes: 0 ok; 1 an expectation failed; 2 bad input (scenario, arguments); 3 internal or I/O error.
+#include "face_commands.hpp"
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
@@ -111,11 +112,15 @@ int main(int argc, char** argv) {
   compare->add_option("run_b", run_b, "second run directory (or its events.jsonl)")->required();
   compare->add_option("-n,--list", max_listed, "list at most this many changed passages (default 20)");
 
+  int face_exit = -1;
+  gatetwin::app::add_face_commands(app, &face_exit);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
   }
+  if (face_exit >= 0) return face_exit;  // faces, train-mask or eval ran in their callbacks
   try {
     if (*run) return cmd_run(scenario, out_dir, sets, seed, junit, quiet);
     if (*validate) return cmd_validate(files, sets);

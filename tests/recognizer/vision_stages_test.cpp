@@ -278,14 +278,20 @@ TEST(MaskClassifier, FeaturesOfUniformSkinAndOfAMask) {
   // the nose and mouth features move, the skin shares drop.
   cv::Mat skin(112, 112, CV_8UC3, cv::Scalar(120, 150, 200));
   const auto f0 = rv::MaskClassifier::features(skin);
-  EXPECT_NEAR(f0[0], 0.0f, 1e-3f);  // nose colour distance
-  EXPECT_NEAR(f0[1], 1.0f, 1e-6f);  // nose skin share
+  EXPECT_NEAR(f0[2], 1.0f, 1e-6f);   // skin share of the band at the nose tip
+  EXPECT_NEAR(f0[10], 0.0f, 1e-3f);  // its colour distance from the forehead
+  EXPECT_NEAR(f0[20], 0.0f, 1e-3f);  // nose region colour distance
+  EXPECT_NEAR(f0[21], 1.0f, 1e-6f);  // nose region skin share
   cv::Mat masked = skin.clone();
-  cv::rectangle(masked, cv::Point(10, 60), cv::Point(102, 111), cv::Scalar(200, 160, 90), cv::FILLED);
+  cv::rectangle(masked, cv::Point(10, 63), cv::Point(102, 111), cv::Scalar(200, 160, 90), cv::FILLED);
   const auto f1 = rv::MaskClassifier::features(masked);
-  EXPECT_GT(f1[0], 20.0f);
-  EXPECT_LT(f1[1], 0.05f);
-  EXPECT_GT(f1[4], 20.0f);
+  EXPECT_LT(f1[2], 0.05f);
+  EXPECT_GT(f1[10], 20.0f);
+  EXPECT_GT(f1[20], 20.0f);
+  EXPECT_LT(f1[21], 0.1f);   // one row of the nose region is above the mask
+  EXPECT_GT(f1[22], 20.0f);  // mouth
+  // Forehead and the band under the eyes stay skin.
+  EXPECT_NEAR(f1[0], 1.0f, 1e-6f);
   // Not a colour image: zeros, no crash.
   const auto fz = rv::MaskClassifier::features(cv::Mat(112, 112, CV_8UC1, cv::Scalar(0)));
   EXPECT_EQ(fz[0], 0.0f);

@@ -78,7 +78,7 @@ AttemptResult decide_attempt(const Policy& policy, const RightsDirectory& direct
   e.lane = input.lane;
   e.next = tx.next();
   e.decision = tx.done() ? r.outcome.verdict : Verdict::pending;
-  e.reason = r.outcome.reason;
+  e.reason = !tx.done() && e.next == Step::staff_check ? tx.referral_reason() : r.outcome.reason;
   e.verify_mode = verify_mode(r.outcome, e.next);
   e.person = r.outcome.person_id;
   e.temperature_c = r.outcome.temperature_c;

@@ -3,6 +3,7 @@
 // the face's own skin above any mask line, and a multinomial logistic model on top, trained on labelled
 // renders by `gatetwin train-mask`. Region coordinates assume the ArcFace 112x112 layout (eyes at y~52,
 // nose tip at y~72, mouth at y~92); other crop sizes are scaled.
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 
@@ -65,26 +66,60 @@ MaskClassifier::Features MaskClassifier::features(const cv::Mat& aligned_bgr) {
     std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2), v.end());
     ref[c] = v[v.size() / 2];
   }
+  // Where the mask line is: eight horizontal bands from just below the eyes to the chin, across the face's
+  // centre, each described by its share of skin-coloured pixels and its mean colour distance from the
+  // reference. Bands tolerate the alignment error masks cause (the landmarks are less sure under a mask).
+  const cv::Size size = lab.size();
+  const double sx = size.width / 112.0, sy = size.height / 112.0;
+  for (std::size_t b = 0; b < 8; ++b) {
+    const double band = static_cast<double>(b);
+    const int y0 = static_cast<int>((56 + 7 * band) * sy), y1 = std::max(y0 + 1, static_cast<int>((63 + 7 * band) * sy));
+    const int x0 = static_cast<int>(30 * sx), x1 = static_cast<int>(82 * sx);
+    double skin = 0, de = 0, n = 0;
+    for (int y = y0; y < std::min(y1, size.height); ++y)
+      for (int x = x0; x < std::min(x1, size.width); ++x) {
+        const auto& p = lab.at<cv::Vec3f>(y, x);
+        const double dl = p[0] - ref[0], da = p[1] - ref[1], db = p[2] - ref[2];
+        de += std::sqrt(dl * dl + da * da + db * db);
+        if (std::sqrt(da * da + db * db) < 10.0) skin += 1;
+        n += 1;
+      }
+    f[b] = static_cast<float>(n > 0 ? skin / n : 0.0);
+    f[8 + b] = static_cast<float>(n > 0 ? de / n : 0.0);
+  }
+  // Texture of the nose, mouth and chin regions (fabric is smoother than a mouth and nostrils), and the
+  // lightness spread of the mouth region.
+  for (std::size_t i = 0; i < 3; ++i) {
+    const cv::Rect rect = scaled(kTested[i], size);
+    f[16 + i] = static_cast<float>(cv::mean(grad(rect))[0] / 16.0);
+  }
+  {
+    cv::Scalar mu, sd;
+    std::vector<cv::Mat> ch;
+    cv::split(lab(scaled(kTested[1], size)), ch);
+    cv::meanStdDev(ch[0], mu, sd);
+    f[19] = static_cast<float>(sd[0]);
+  }
+  // Per region (nose, mouth, chin, both cheeks): colour distance from the reference and skin share.
   for (std::size_t i = 0; i < kTested.size(); ++i) {
-    const cv::Rect rect = scaled(kTested[i], lab.size());
-    double de = 0, skin = 0, l_sum = 0, l_sq = 0, g = 0;
-    const double n = static_cast<double>(rect.area());
+    const cv::Rect rect = scaled(kTested[i], size);
+    double de = 0, skin = 0;
     for (int y = rect.y; y < rect.y + rect.height; ++y)
       for (int x = rect.x; x < rect.x + rect.width; ++x) {
         const auto& p = lab.at<cv::Vec3f>(y, x);
         const double dl = p[0] - ref[0], da = p[1] - ref[1], db = p[2] - ref[2];
         de += std::sqrt(dl * dl + da * da + db * db);
-        // Skin-like: the same hue and saturation as the reference, whatever the shading.
         if (std::sqrt(da * da + db * db) < 10.0) skin += 1;
-        l_sum += p[0];
-        l_sq += static_cast<double>(p[0]) * p[0];
-        g += grad.at<float>(y, x);
       }
-    const double mean_l = l_sum / n;
-    f[4 * i + 0] = static_cast<float>(de / n);
-    f[4 * i + 1] = static_cast<float>(skin / n);
-    f[4 * i + 2] = static_cast<float>(std::sqrt(std::max(0.0, l_sq / n - mean_l * mean_l)));
-    f[4 * i + 3] = static_cast<float>(g / n / 16.0);
+    const double n = static_cast<double>(std::max(1, rect.area()));
+    f[20 + 2 * i] = static_cast<float>(de / n);
+    f[21 + 2 * i] = static_cast<float>(skin / n);
+  }
+  // Colour of the mouth region relative to the reference in a and b (masks are blue, white, black, patterned).
+  {
+    const cv::Scalar m = cv::mean(lab(scaled(kTested[1], size)));
+    f[30] = static_cast<float>(m[1] - ref[1]);
+    f[31] = static_cast<float>(m[2] - ref[2]);
   }
   return f;
 }

@@ -160,6 +160,8 @@ class GateTransaction {
 
   const Outcome& outcome() const { return outcome_; }
   bool done() const { return step_ == Step::done; }
+  // Why the person was sent to staff (the outcome's reason if staff decline); none if not referred.
+  Reason referral_reason() const { return pending_staff_reason_; }
 
  private:
   void after_temperature();

@@ -105,7 +105,7 @@ struct MaskResult {
 
 class MaskClassifier {
  public:
-  static constexpr int kFeatures = 20;
+  static constexpr int kFeatures = 32;
   using Features = std::array<float, kFeatures>;
   struct Model {
     std::array<float, kFeatures> mean{}, stdev{};      // feature standardisation

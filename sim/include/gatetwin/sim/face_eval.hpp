@@ -1,0 +1,115 @@
+#pragma once
+// Measuring the real recognition core on labelled face images (ISO/IEC 19795 vocabulary):
+// algorithm-level FMR/FNMR and DET curves per mask protocol, EER, failure-to-acquire rates and the
+// mask-state classifier's accuracy. The labelled set is a directory of images with a labels.csv; until
+// pixel mode renders every passage, `render_face_set` produces one from the synthetic face renderer.
+#include <array>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <opencv2/core.hpp>
+
+#include "gatetwin/recognizer/vision/pipeline.hpp"
+#include "gatetwin/sim/face_render.hpp"
+
+namespace gatetwin::sim {
+
+// One labelled image. `mask` is the ground-truth mask state (a mask on the chin counts as none: nose and
+// mouth are visible); `box` is the true face box when known (rendered sets), empty otherwise.
+struct LabelledImage {
+  std::string file;          // relative to the set's directory
+  std::uint32_t person = 0;
+  recognizer::MaskState mask = recognizer::MaskState::none;
+  std::string mask_kind;     // none, surgical, cloth, n95, black
+  std::string wear;          // none, proper, below_nose, on_chin
+  cv::Rect2d box;
+};
+
+struct FaceSetSpec {
+  std::uint64_t seed = 1;
+  std::uint32_t first_person = 0;
+  std::uint32_t identities = 40;
+  std::uint32_t unmasked = 3;      // captures per identity without a mask
+  std::uint32_t masked = 2;        // ... with the mask worn properly
+  std::uint32_t below_nose = 1;    // ... worn below the nose
+  std::uint32_t on_chin = 0;       // ... pulled down onto the chin
+  double nuisance = 1.0;           // pose, light and blur range (0 = frontal studio captures)
+  cv::Size frame{640, 480};
+  int jpeg_quality = 92;           // images are written as JPEG (as a camera delivers them)
+};
+
+// One rendered capture of the set, in memory (the same order and labels as the files).
+struct RenderedCapture {
+  LabelledImage label;
+  cv::Mat image;
+};
+std::vector<RenderedCapture> render_face_captures(const FaceSetSpec& spec);
+
+// Renders a set into `dir` (created; must be empty or absent) with labels.csv. Returns the labels.
+std::vector<LabelledImage> render_face_set(const FaceSetSpec& spec, const std::filesystem::path& dir);
+
+// Reads dir/labels.csv; throws std::runtime_error naming the file, line and field on bad input.
+std::vector<LabelledImage> load_labels(const std::filesystem::path& dir);
+
+// Error rates of one comparison protocol.
+struct DetPoint {
+  double threshold, fmr, fnmr;
+};
+struct ProtocolResult {
+  std::string name;                // e.g. "unmasked/unmasked" (enrolment/probe)
+  std::vector<double> genuine, impostor;
+  std::vector<DetPoint> det;       // threshold ascending
+  double eer = 0;                  // equal error rate (interpolated)
+  double eer_threshold = 0;
+  double fnmr_at(double threshold) const;
+  double fmr_at(double threshold) const;
+};
+
+// Sweeps thresholds over [-1, 1] and interpolates the EER.
+ProtocolResult score_protocol(std::string name, std::vector<double> genuine, std::vector<double> impostor);
+
+struct EvalReport {
+  std::size_t images = 0;
+  std::map<std::string, std::pair<std::size_t, std::size_t>> acquire;  // per true mask state: (images, failures)
+  std::map<std::string, std::size_t> failure_reasons;
+  std::size_t boxes_checked = 0, boxes_found = 0;   // true box known; deciding face IoU >= 0.4
+  std::array<std::array<std::size_t, 3>, 3> mask_confusion{};  // [true][classified], acquired images only
+  std::vector<ProtocolResult> protocols;
+  double threshold_unmasked = 0, threshold_masked = 0;  // the policy's, reported beside the rates
+  double mean_latency_ms = 0;
+
+  double mask_accuracy() const;
+  double fta(const std::string& mask_state) const;
+};
+
+// Runs the pipeline on every image. Protocols (enrolment / probe): the first acquired unmasked image of
+// a person is that person's unmasked enrolment, the first acquired masked one the masked enrolment;
+// every other acquired image is a probe, compared with every enrolment of the protocol's kind.
+// `progress` is called after every image (may be empty).
+EvalReport evaluate(recognizer::vision::FacePipeline& pipeline, const std::vector<RenderedCapture>& images,
+                    const recognizer::Policy& policy);
+EvalReport evaluate_directory(recognizer::vision::FacePipeline& pipeline, const std::filesystem::path& dir,
+                              const recognizer::Policy& policy);
+
+// report.json, det_<protocol>.csv and det.png into `dir` (created).
+void write_eval_report(const EvalReport& report, const std::filesystem::path& dir);
+std::string eval_summary(const EvalReport& report);
+// The DET plot (FNMR against FMR, log axes) as an image.
+cv::Mat draw_det(const EvalReport& report);
+
+// Trains the mask-state classifier on rendered faces passed through the pipeline's own detector,
+// landmarks and alignment (so it learns what it will see), and measures it on held-out identities.
+struct MaskTraining {
+  recognizer::vision::MaskClassifier classifier;
+  std::size_t train_images = 0, heldout_images = 0, skipped = 0;
+  std::array<std::array<std::size_t, 3>, 3> heldout_confusion{};
+  double heldout_accuracy = 0;
+  std::string provenance;
+};
+MaskTraining train_mask_classifier(recognizer::vision::FacePipeline& pipeline, std::uint64_t seed,
+                                   std::uint32_t train_identities, std::uint32_t heldout_identities);
+
+}  // namespace gatetwin::sim

@@ -1,0 +1,510 @@
+#include "gatetwin/sim/face_eval.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <iomanip>
+#include <sstream>
+#include <stdexcept>
+
+#include <nlohmann/json.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "gatetwin/sim/report.hpp"
+
+namespace gatetwin::sim {
+namespace fs = std::filesystem;
+using recognizer::MaskState;
+namespace vision = recognizer::vision;
+
+namespace {
+
+const char* kind_name(render::MaskKind k) {
+  switch (k) {
+    case render::MaskKind::none: return "none";
+    case render::MaskKind::surgical: return "surgical";
+    case render::MaskKind::cloth: return "cloth";
+    case render::MaskKind::n95: return "n95";
+    case render::MaskKind::black: return "black";
+  }
+  return "none";
+}
+const char* wear_name(render::MaskWear w) {
+  switch (w) {
+    case render::MaskWear::none: return "none";
+    case render::MaskWear::proper: return "proper";
+    case render::MaskWear::below_nose: return "below_nose";
+    case render::MaskWear::on_chin: return "on_chin";
+  }
+  return "none";
+}
+
+std::size_t mask_index(MaskState m) {
+  return m == MaskState::none ? 0 : m == MaskState::worn ? 1 : 2;
+}
+
+std::optional<MaskState> parse_mask_state(const std::string& s) {
+  if (s == "none") return MaskState::none;
+  if (s == "worn") return MaskState::worn;
+  if (s == "below_nose") return MaskState::below_nose;
+  return std::nullopt;
+}
+
+std::vector<std::string> split_csv(const std::string& line) {
+  std::vector<std::string> out;
+  std::string cur;
+  for (char c : line) {
+    if (c == ',') {
+      out.push_back(cur);
+      cur.clear();
+    } else if (c != '\r') {
+      cur += c;
+    }
+  }
+  out.push_back(cur);
+  return out;
+}
+
+}  // namespace
+
+std::vector<RenderedCapture> render_face_captures(const FaceSetSpec& spec) {
+  std::vector<RenderedCapture> out;
+  constexpr std::array<render::MaskKind, 4> kinds{render::MaskKind::surgical, render::MaskKind::cloth,
+                                                  render::MaskKind::n95, render::MaskKind::black};
+  for (std::uint32_t i = 0; i < spec.identities; ++i) {
+    const std::uint32_t person = spec.first_person + i;
+    const render::FaceIdentity id = render::sample_identity(spec.seed, person);
+    std::uint32_t capture = 0;
+    auto add = [&](render::MaskWear wear, std::uint32_t count) {
+      for (std::uint32_t k = 0; k < count; ++k, ++capture) {
+        render::Capture c = render::sample_capture(spec.seed, person, capture, spec.nuisance);
+        c.jpeg_quality = 0;  // compression happens once, when the image is encoded below
+        if (wear != render::MaskWear::none) {
+          c.wear = wear;
+          c.mask = kinds[(person + capture) % kinds.size()];
+          c.mask_colour = static_cast<int>((person * 7 + capture * 3) % 5);
+        }
+        render::Rendered r = render::render_face(id, c, spec.frame);
+        if (spec.jpeg_quality > 0) {  // what a camera delivers: the round trip is part of the image
+          std::vector<unsigned char> buf;
+          cv::imencode(".jpg", r.image, buf, {cv::IMWRITE_JPEG_QUALITY, spec.jpeg_quality});
+          r.image = cv::imdecode(buf, cv::IMREAD_COLOR);
+        }
+        RenderedCapture rc;
+        std::ostringstream name;
+        name << "p" << std::setw(5) << std::setfill('0') << person << "_c" << std::setw(2) << capture << "_"
+             << wear_name(wear) << ".jpg";
+        rc.label.file = name.str();
+        rc.label.person = person;
+        rc.label.mask = wear == render::MaskWear::proper       ? MaskState::worn
+                        : wear == render::MaskWear::below_nose ? MaskState::below_nose
+                                                               : MaskState::none;
+        rc.label.mask_kind = kind_name(c.mask);
+        rc.label.wear = wear_name(wear);
+        rc.label.box = r.truth.face_box;
+        rc.image = std::move(r.image);
+        out.push_back(std::move(rc));
+      }
+    };
+    add(render::MaskWear::none, spec.unmasked);
+    add(render::MaskWear::proper, spec.masked);
+    add(render::MaskWear::below_nose, spec.below_nose);
+    add(render::MaskWear::on_chin, spec.on_chin);
+  }
+  return out;
+}
+
+std::vector<LabelledImage> render_face_set(const FaceSetSpec& spec, const fs::path& dir) {
+  std::error_code ec;
+  if (fs::exists(dir, ec) && !fs::is_empty(dir, ec))
+    throw std::runtime_error(dir.string() + ": exists and is not empty; choose a new directory for the face set");
+  const fs::path staging = dir.string() + ".partial";
+  fs::remove_all(staging, ec);
+  fs::create_directories(staging);
+  std::ostringstream csv;
+  csv << "file,person,mask,mask_kind,wear,box_x,box_y,box_w,box_h\n";
+  std::vector<LabelledImage> labels;
+  for (auto& rc : render_face_captures(spec)) {
+    // Already JPEG-decoded once; store losslessly-equivalent bytes by re-encoding at the same quality.
+    const fs::path file = staging / rc.label.file;
+    if (!cv::imwrite(file.string(), rc.image, {cv::IMWRITE_JPEG_QUALITY, spec.jpeg_quality > 0 ? spec.jpeg_quality : 95}))
+      throw std::runtime_error(file.string() + ": cannot write image");
+    const auto& b = rc.label.box;
+    csv << rc.label.file << ',' << rc.label.person << ',' << recognizer::to_string(rc.label.mask) << ','
+        << rc.label.mask_kind << ',' << rc.label.wear << ',' << std::fixed << std::setprecision(1) << b.x << ',' << b.y
+        << ',' << b.width << ',' << b.height << '\n';
+    labels.push_back(rc.label);
+  }
+  write_file_atomic((staging / "labels.csv").string(), csv.str());
+  fs::remove(dir, ec);  // empty or absent
+  fs::rename(staging, dir);
+  return labels;
+}
+
+std::vector<LabelledImage> load_labels(const fs::path& dir) {
+  const fs::path file = dir / "labels.csv";
+  std::ifstream in(file);
+  if (!in) throw std::runtime_error(file.string() + ": cannot read (a face set needs labels.csv: file,person,mask[,...])");
+  std::string line;
+  std::vector<LabelledImage> out;
+  int lineno = 0;
+  std::map<std::string, std::size_t> col;
+  while (std::getline(in, line)) {
+    ++lineno;
+    if (line.empty() || line[0] == '#') continue;
+    const auto f = split_csv(line);
+    if (col.empty()) {
+      for (std::size_t i = 0; i < f.size(); ++i) col[f[i]] = i;
+      for (const char* need : {"file", "person", "mask"})
+        if (!col.count(need))
+          throw std::runtime_error(file.string() + ":" + std::to_string(lineno) + ": header: missing column '" + need + "'");
+      continue;
+    }
+    auto field = [&](const std::string& name) -> std::string {
+      auto it = col.find(name);
+      return it == col.end() || it->second >= f.size() ? std::string() : f[it->second];
+    };
+    auto fail = [&](const std::string& name, const std::string& msg) {
+      throw std::runtime_error(file.string() + ":" + std::to_string(lineno) + ": " + name + ": " + msg);
+    };
+    LabelledImage l;
+    l.file = field("file");
+    if (l.file.empty() || l.file.find("..") != std::string::npos || fs::path(l.file).is_absolute())
+      fail("file", "must be a file name inside the set's directory");
+    try {
+      std::size_t used = 0;
+      const unsigned long p = std::stoul(field("person"), &used);
+      if (used != field("person").size() || p > 0xFFFFFFFFul) throw std::out_of_range("");
+      l.person = static_cast<std::uint32_t>(p);
+    } catch (const std::exception&) {
+      fail("person", "must be a whole number, got '" + field("person") + "'");
+    }
+    const auto m = parse_mask_state(field("mask"));
+    if (!m) fail("mask", "must be none, worn or below_nose, got '" + field("mask") + "'");
+    l.mask = *m;
+    l.mask_kind = field("mask_kind");
+    l.wear = field("wear");
+    if (col.count("box_w")) {
+      try {
+        l.box = cv::Rect2d(std::stod(field("box_x")), std::stod(field("box_y")), std::stod(field("box_w")),
+                           std::stod(field("box_h")));
+      } catch (const std::exception&) {
+        fail("box", "box_x, box_y, box_w, box_h must be numbers");
+      }
+    }
+    out.push_back(l);
+  }
+  if (out.empty()) throw std::runtime_error(file.string() + ": no images listed");
+  return out;
+}
+
+double ProtocolResult::fnmr_at(double t) const {
+  if (genuine.empty()) return 0;
+  return static_cast<double>(std::count_if(genuine.begin(), genuine.end(), [&](double s) { return s < t; })) /
+         static_cast<double>(genuine.size());
+}
+double ProtocolResult::fmr_at(double t) const {
+  if (impostor.empty()) return 0;
+  return static_cast<double>(std::count_if(impostor.begin(), impostor.end(), [&](double s) { return s >= t; })) /
+         static_cast<double>(impostor.size());
+}
+
+ProtocolResult score_protocol(std::string name, std::vector<double> genuine, std::vector<double> impostor) {
+  ProtocolResult r;
+  r.name = std::move(name);
+  std::sort(genuine.begin(), genuine.end());
+  std::sort(impostor.begin(), impostor.end());
+  r.genuine = std::move(genuine);
+  r.impostor = std::move(impostor);
+  if (r.genuine.empty() || r.impostor.empty()) return r;
+  // Accept when score >= t. FNMR(t) = share of genuine below t; FMR(t) = share of impostors at or above t.
+  const auto share_below = [](const std::vector<double>& v, double t) {
+    return static_cast<double>(std::lower_bound(v.begin(), v.end(), t) - v.begin()) / static_cast<double>(v.size());
+  };
+  for (int i = 0; i <= 400; ++i) {
+    const double t = -1.0 + i * 0.005;
+    r.det.push_back({t, 1.0 - share_below(r.impostor, t), share_below(r.genuine, t)});
+  }
+  // EER: where FMR (falling) crosses FNMR (rising); interpolate between the bracketing grid points.
+  r.eer = 0.5;
+  for (std::size_t i = 1; i < r.det.size(); ++i) {
+    const auto& a = r.det[i - 1];
+    const auto& b = r.det[i];
+    const double da = a.fmr - a.fnmr, db = b.fmr - b.fnmr;
+    if (da >= 0 && db <= 0) {
+      const double w = da == db ? 0.0 : da / (da - db);
+      r.eer_threshold = a.threshold + w * (b.threshold - a.threshold);
+      r.eer = (a.fmr + w * (b.fmr - a.fmr) + a.fnmr + w * (b.fnmr - a.fnmr)) / 2.0;
+      break;
+    }
+  }
+  return r;
+}
+
+double EvalReport::mask_accuracy() const {
+  std::size_t ok = 0, n = 0;
+  for (std::size_t i = 0; i < 3; ++i)
+    for (std::size_t j = 0; j < 3; ++j) {
+      n += mask_confusion[i][j];
+      if (i == j) ok += mask_confusion[i][j];
+    }
+  return n ? static_cast<double>(ok) / static_cast<double>(n) : 0.0;
+}
+
+double EvalReport::fta(const std::string& m) const {
+  auto it = acquire.find(m);
+  if (it == acquire.end() || it->second.first == 0) return 0.0;
+  return static_cast<double>(it->second.second) / static_cast<double>(it->second.first);
+}
+
+namespace {
+
+struct Probe {
+  std::uint32_t person;
+  MaskState mask;
+  std::vector<float> embedding;
+};
+
+double dot(const std::vector<float>& a, const std::vector<float>& b) {
+  double s = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) s += static_cast<double>(a[i]) * b[i];
+  return s;
+}
+
+class Evaluator {
+ public:
+  Evaluator(vision::FacePipeline& p, const recognizer::Policy& policy) : pipeline_(p) {
+    report_.threshold_unmasked = policy.threshold_unmasked;
+    report_.threshold_masked = policy.threshold_masked;
+  }
+
+  void add(const LabelledImage& label, const cv::Mat& image) {
+    ++report_.images;
+    auto& acq = report_.acquire[std::string(recognizer::to_string(label.mask))];
+    ++acq.first;
+    const vision::FrameAnalysis a = pipeline_.analyse(image);
+    latency_sum_ += a.timings.total;
+    if (label.box.area() > 0) {
+      ++report_.boxes_checked;
+      if (a.deciding >= 0) {
+        const cv::Rect2f b = a.faces[static_cast<std::size_t>(a.deciding)].detection.box;
+        if (vision::iou(b, cv::Rect2f(label.box)) >= 0.4) ++report_.boxes_found;
+      }
+    }
+    if (!a.usable()) {
+      ++acq.second;
+      ++report_.failure_reasons[std::string(vision::to_string(a.failure))];
+      return;
+    }
+    ++report_.mask_confusion[mask_index(label.mask)][mask_index(a.mask.state)];
+    const bool masked = label.mask != MaskState::none;
+    auto& enrolled = masked ? masked_enrol_ : unmasked_enrol_;
+    if (!enrolled.count(label.person)) {
+      enrolled[label.person] = a.embedding;
+      return;
+    }
+    probes_.push_back({label.person, label.mask, a.embedding});
+  }
+
+  EvalReport finish() {
+    std::vector<double> g_uu, i_uu, g_um, i_um, g_mm, i_mm;
+    for (const Probe& p : probes_) {
+      const bool masked = p.mask != MaskState::none;
+      // Unmasked enrolment: probe unmasked -> U/U; probe masked -> U/M.
+      for (const auto& [person, e] : unmasked_enrol_) {
+        const double s = dot(e, p.embedding);
+        auto& g = masked ? g_um : g_uu;
+        auto& i = masked ? i_um : i_uu;
+        (person == p.person ? g : i).push_back(s);
+      }
+      if (masked)
+        for (const auto& [person, e] : masked_enrol_) (person == p.person ? g_mm : i_mm).push_back(dot(e, p.embedding));
+    }
+    report_.protocols.push_back(score_protocol("unmasked/unmasked", std::move(g_uu), std::move(i_uu)));
+    report_.protocols.push_back(score_protocol("unmasked/masked", std::move(g_um), std::move(i_um)));
+    report_.protocols.push_back(score_protocol("masked/masked", std::move(g_mm), std::move(i_mm)));
+    report_.mean_latency_ms = report_.images ? latency_sum_ / static_cast<double>(report_.images) : 0.0;
+    return report_;
+  }
+
+ private:
+  vision::FacePipeline& pipeline_;
+  EvalReport report_;
+  std::map<std::uint32_t, std::vector<float>> unmasked_enrol_, masked_enrol_;
+  std::vector<Probe> probes_;
+  double latency_sum_ = 0;
+};
+
+}  // namespace
+
+EvalReport evaluate(vision::FacePipeline& pipeline, const std::vector<RenderedCapture>& images,
+                    const recognizer::Policy& policy) {
+  Evaluator e(pipeline, policy);
+  for (const auto& rc : images) e.add(rc.label, rc.image);
+  return e.finish();
+}
+
+EvalReport evaluate_directory(vision::FacePipeline& pipeline, const fs::path& dir, const recognizer::Policy& policy) {
+  const auto labels = load_labels(dir);
+  Evaluator e(pipeline, policy);
+  for (const auto& l : labels) {
+    const cv::Mat img = cv::imread((dir / l.file).string(), cv::IMREAD_COLOR);
+    if (img.empty()) throw std::runtime_error((dir / l.file).string() + ": cannot read image (listed in labels.csv)");
+    e.add(l, img);
+  }
+  return e.finish();
+}
+
+cv::Mat draw_det(const EvalReport& report) {
+  const int W = 720, H = 560, left = 80, right = 20, top = 40, bottom = 70;
+  cv::Mat img(H, W, CV_8UC3, cv::Scalar(255, 255, 255));
+  // Log axes from 1e-4 to 1 for both FMR (x) and FNMR (y).
+  const double lo = -4.0;
+  auto px = [&](double fmr) {
+    const double v = std::log10(std::max(fmr, 1e-4));
+    return left + static_cast<int>((v - lo) / -lo * (W - left - right));
+  };
+  auto py = [&](double fnmr) {
+    const double v = std::log10(std::max(fnmr, 1e-4));
+    return H - bottom - static_cast<int>((v - lo) / -lo * (H - top - bottom));
+  };
+  const cv::Scalar grid(225, 225, 225), axis(60, 60, 60);
+  for (int d = -4; d <= 0; ++d) {
+    const double v = std::pow(10.0, d);
+    cv::line(img, {px(v), top}, {px(v), H - bottom}, grid, 1);
+    cv::line(img, {left, py(v)}, {W - right, py(v)}, grid, 1);
+    std::ostringstream s;
+    s << (d == 0 ? "1" : "1e" + std::to_string(d));
+    cv::putText(img, s.str(), {px(v) - 14, H - bottom + 20}, cv::FONT_HERSHEY_SIMPLEX, 0.45, axis, 1, cv::LINE_AA);
+    cv::putText(img, s.str(), {left - 48, py(v) + 5}, cv::FONT_HERSHEY_SIMPLEX, 0.45, axis, 1, cv::LINE_AA);
+  }
+  cv::rectangle(img, {left, top}, {W - right, H - bottom}, axis, 1);
+  cv::putText(img, "FMR (false match rate)", {W / 2 - 90, H - 20}, cv::FONT_HERSHEY_SIMPLEX, 0.55, axis, 1, cv::LINE_AA);
+  cv::putText(img, "FNMR", {8, top + 14}, cv::FONT_HERSHEY_SIMPLEX, 0.55, axis, 1, cv::LINE_AA);
+  cv::putText(img, "DET per mask protocol (enrolment/probe)", {left, 26}, cv::FONT_HERSHEY_SIMPLEX, 0.6, axis, 1,
+              cv::LINE_AA);
+  const std::array<cv::Scalar, 3> colours{cv::Scalar(180, 90, 20), cv::Scalar(30, 120, 230), cv::Scalar(40, 160, 40)};
+  for (std::size_t k = 0; k < report.protocols.size() && k < colours.size(); ++k) {
+    const auto& p = report.protocols[k];
+    if (p.det.empty()) continue;
+    std::vector<cv::Point> pts;
+    for (const auto& d : p.det) pts.emplace_back(px(d.fmr), py(d.fnmr));
+    cv::polylines(img, pts, false, colours[k], 2, cv::LINE_AA);
+    cv::circle(img, {px(p.eer), py(p.eer)}, 5, colours[k], cv::FILLED, cv::LINE_AA);
+    std::ostringstream s;
+    s << p.name << "  EER " << std::fixed << std::setprecision(1) << 100 * p.eer << "%";
+    cv::line(img, {W - 290, top + 20 + 22 * static_cast<int>(k)}, {W - 260, top + 20 + 22 * static_cast<int>(k)},
+             colours[k], 3);
+    cv::putText(img, s.str(), {W - 252, top + 25 + 22 * static_cast<int>(k)}, cv::FONT_HERSHEY_SIMPLEX, 0.48, axis, 1,
+                cv::LINE_AA);
+  }
+  return img;
+}
+
+void write_eval_report(const EvalReport& r, const fs::path& dir) {
+  fs::create_directories(dir);
+  nlohmann::json j;
+  j["images"] = r.images;
+  j["mean_pipeline_latency_ms"] = r.mean_latency_ms;
+  for (const auto& [m, a] : r.acquire)
+    j["failure_to_acquire"][m] = {{"images", a.first}, {"failures", a.second}, {"rate", r.fta(m)}};
+  j["failure_reasons"] = r.failure_reasons;
+  j["detection"] = {{"with_true_box", r.boxes_checked}, {"found_iou_0_4", r.boxes_found}};
+  const char* names[] = {"none", "worn", "below_nose"};
+  for (std::size_t i = 0; i < 3; ++i)
+    for (std::size_t k = 0; k < 3; ++k) j["mask_classifier"]["confusion"][names[i]][names[k]] = r.mask_confusion[i][k];
+  j["mask_classifier"]["accuracy"] = r.mask_accuracy();
+  for (const auto& p : r.protocols) {
+    nlohmann::json pj;
+    pj["genuine_comparisons"] = p.genuine.size();
+    pj["impostor_comparisons"] = p.impostor.size();
+    pj["eer"] = p.eer;
+    pj["eer_threshold"] = p.eer_threshold;
+    const bool masked_probe = p.name != "unmasked/unmasked";
+    const double t = masked_probe ? r.threshold_masked : r.threshold_unmasked;
+    pj["policy_threshold"] = t;
+    pj["fmr_at_policy_threshold"] = p.fmr_at(t);
+    pj["fnmr_at_policy_threshold"] = p.fnmr_at(t);
+    j["protocols"][p.name] = pj;
+    std::ostringstream csv;
+    csv << "threshold,fmr,fnmr\n";
+    for (const auto& d : p.det) csv << d.threshold << ',' << d.fmr << ',' << d.fnmr << '\n';
+    std::string file = "det_" + p.name + ".csv";
+    std::replace(file.begin(), file.end(), '/', '_');
+    write_file_atomic((dir / file).string(), csv.str());
+  }
+  write_file_atomic((dir / "report.json").string(), j.dump(2) + "\n");
+  std::vector<unsigned char> png;
+  cv::imencode(".png", draw_det(r), png);
+  write_file_atomic((dir / "det.png").string(), std::string(png.begin(), png.end()));
+}
+
+std::string eval_summary(const EvalReport& r) {
+  std::ostringstream s;
+  s << std::fixed << std::setprecision(2);
+  s << "images: " << r.images << "  mean pipeline latency: " << r.mean_latency_ms << " ms\n";
+  s << "detection (true box, IoU >= 0.4): " << r.boxes_found << "/" << r.boxes_checked << "\n";
+  for (const auto& [m, a] : r.acquire)
+    s << "failure to acquire, " << m << ": " << a.second << "/" << a.first << " (" << 100 * r.fta(m) << "%)\n";
+  s << "mask classifier accuracy: " << 100 * r.mask_accuracy() << "% (rows true none/worn/below_nose, cols classified)\n";
+  for (const auto& row : r.mask_confusion) s << "  " << row[0] << " " << row[1] << " " << row[2] << "\n";
+  for (const auto& p : r.protocols) {
+    const double t = p.name == "unmasked/unmasked" ? r.threshold_unmasked : r.threshold_masked;
+    s << p.name << ": EER " << 100 * p.eer << "% at " << p.eer_threshold << "; at the policy threshold " << t
+      << ": FMR " << 100 * p.fmr_at(t) << "%, FNMR " << 100 * p.fnmr_at(t) << "% (" << p.genuine.size()
+      << " genuine, " << p.impostor.size() << " impostor comparisons)\n";
+  }
+  return s.str();
+}
+
+MaskTraining train_mask_classifier(vision::FacePipeline& pipeline, std::uint64_t seed, std::uint32_t train_identities,
+                                   std::uint32_t heldout_identities) {
+  MaskTraining t;
+  auto collect = [&](std::uint32_t first, std::uint32_t n, std::vector<vision::MaskClassifier::Features>& x,
+                     std::vector<int>& y) {
+    FaceSetSpec spec;
+    spec.seed = seed;
+    spec.first_person = first;
+    spec.identities = n;
+    spec.unmasked = 1;
+    spec.masked = 2;
+    spec.below_nose = 1;
+    spec.on_chin = 1;
+    for (const auto& rc : render_face_captures(spec)) {
+      const auto a = pipeline.analyse(rc.image);
+      if (a.aligned.empty() || a.failure != vision::AcquireFailure::none) {
+        ++t.skipped;
+        continue;
+      }
+      x.push_back(vision::MaskClassifier::features(a.aligned));
+      y.push_back(static_cast<int>(mask_index(rc.label.mask)));
+    }
+  };
+  std::vector<vision::MaskClassifier::Features> xt, xh;
+  std::vector<int> yt, yh;
+  // Held-out identities are different people from the training ones (ids from 1'000'000 up).
+  collect(0, train_identities, xt, yt);
+  collect(1'000'000, heldout_identities, xh, yh);
+  // Per identity: 2 x none (bare, mask on the chin), 2 x worn, 1 x below the nose.
+  t.classifier = vision::MaskClassifier::train(xt, yt);
+  t.train_images = xt.size();
+  t.heldout_images = xh.size();
+  std::size_t ok = 0;
+  for (std::size_t i = 0; i < xh.size(); ++i) {
+    const std::size_t got = mask_index(t.classifier.classify(xh[i]).state);
+    ++t.heldout_confusion[static_cast<std::size_t>(yh[i])][got];
+    if (got == static_cast<std::size_t>(yh[i])) ++ok;
+  }
+  t.heldout_accuracy = xh.empty() ? 0.0 : static_cast<double>(ok) / static_cast<double>(xh.size());
+  std::ostringstream p;
+  p << "gatetwin train-mask --seed " << seed << " --train " << train_identities << " --heldout " << heldout_identities
+    << "\nfeatures: the pipeline's own detection, landmarks and alignment on synthetic renders\n"
+    << "training images: " << t.train_images << ", held-out images (other identities): " << t.heldout_images
+    << ", skipped (not acquired): " << t.skipped << "\nheld-out accuracy: " << std::fixed << std::setprecision(4)
+    << t.heldout_accuracy << "\n";
+  t.provenance = p.str();
+  return t;
+}
+
+}  // namespace gatetwin::sim
