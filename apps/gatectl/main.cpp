@@ -178,9 +178,15 @@ int cmd_identify(const Common& c, const std::vector<std::string>& images, const 
     in.lane = lane;
     in.time_us = 0;
     if (skin_temp) {
-      // A spot thermometer whose measuring region is the whole frame, read at the frame's time.
-      gr::SpotThermalFusion fusion(gr::ThermalFusionConfig{},
-                                   gr::SpotSensorCalibration{{0, 0, static_cast<double>(img.cols), static_cast<double>(img.rows)}, 0.1, 5.0});
+      // A spot thermometer aimed where the deciding face is (a still image has no installation
+      // calibration), read at the frame's time: the fusion still checks distance, other faces in the
+      // region (ambiguous) and plausibility.
+      gr::Box region{0, 0, static_cast<double>(img.cols), static_cast<double>(img.rows)};
+      if (a.deciding >= 0) {
+        const auto& b = a.faces[static_cast<std::size_t>(a.deciding)].detection.box;
+        region = {b.x, b.y, b.width, b.height};
+      }
+      gr::SpotThermalFusion fusion(gr::ThermalFusionConfig{}, gr::SpotSensorCalibration{region, 0.1, 5.0});
       gr::SpotReading reading;
       reading.object_c = *skin_temp;
       const auto faces = rv::observations(a);

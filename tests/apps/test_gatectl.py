@@ -98,7 +98,7 @@ class Gatectl(unittest.TestCase):
         self.enrol(3, img(3, 0))
         policy = os.path.join(TMP, "low-threshold.yaml")
         with open(policy, "w") as f:
-            f.write("threshold_unmasked: 0.2\nthreshold_masked: 0.2\nmax_face_attempts: 1\n")
+            f.write("threshold_unmasked: 0.2\nthreshold_masked: 0.2\nmax_face_attempts: 1\nmask: \"off\"\n")
         r = run(GATECTL, "identify", "--db", self.db, "--policy", policy, "--skin-temp", "36.4", img(3, 1))
         self.assertEqual(r.returncode, 0, r.stderr)
         [res] = lines(r.stdout)
@@ -131,7 +131,8 @@ class Gatectl(unittest.TestCase):
         self.assertTrue("error" in out[4] or "acquired" in out[4])
         self.assertTrue(out[5]["acquired"])
         self.assertEqual(out[5]["matches"], [])  # no gallery: nothing to match
-        self.assertEqual(out[5]["event"]["next"], "staff_check")
+        self.assertEqual(out[5]["event"]["decision"], "pending")
+        self.assertEqual(out[5]["event"]["next"], "capture_face")  # the default policy allows 3 face attempts
 
     def test_enrolment_is_all_or_nothing(self):
         bad = os.path.join(TMP, "blank.ppm")
