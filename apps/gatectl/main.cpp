@@ -264,6 +264,7 @@ int cmd_enroll(const Common& c, const std::vector<std::string>& images, const st
 int main(int argc, char** argv) {
   CLI::App app{"gatectl: the gate's recognition core (face detection, mask state, 1:N search, thermal fusion, decision)"};
   app.require_subcommand(1);
+  app.fallthrough();  // global options (--manifest, --models, --threads, --pretty) also after the subcommand
   Common c;
   c.manifest = default_manifest().string();
   app.add_option("--manifest", c.manifest, "model manifest (YAML)")->capture_default_str();

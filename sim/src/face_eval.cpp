@@ -381,7 +381,7 @@ cv::Mat draw_det(const EvalReport& report) {
   }
   cv::rectangle(img, {left, top}, {W - right, H - bottom}, axis, 1);
   cv::putText(img, "FMR (false match rate)", {W / 2 - 90, H - 20}, cv::FONT_HERSHEY_SIMPLEX, 0.55, axis, 1, cv::LINE_AA);
-  cv::putText(img, "FNMR", {8, top + 14}, cv::FONT_HERSHEY_SIMPLEX, 0.55, axis, 1, cv::LINE_AA);
+  cv::putText(img, "FNMR", {8, (top + H - bottom) / 2 - 20}, cv::FONT_HERSHEY_SIMPLEX, 0.55, axis, 1, cv::LINE_AA);
   cv::putText(img, "DET per mask protocol (enrolment/probe)", {left, 26}, cv::FONT_HERSHEY_SIMPLEX, 0.6, axis, 1,
               cv::LINE_AA);
   const std::array<cv::Scalar, 3> colours{cv::Scalar(180, 90, 20), cv::Scalar(30, 120, 230), cv::Scalar(40, 160, 40)};
@@ -394,10 +394,9 @@ cv::Mat draw_det(const EvalReport& report) {
     cv::circle(img, {px(p.eer), py(p.eer)}, 5, colours[k], cv::FILLED, cv::LINE_AA);
     std::ostringstream s;
     s << p.name << "  EER " << std::fixed << std::setprecision(1) << 100 * p.eer << "%";
-    cv::line(img, {W - 290, top + 20 + 22 * static_cast<int>(k)}, {W - 260, top + 20 + 22 * static_cast<int>(k)},
-             colours[k], 3);
-    cv::putText(img, s.str(), {W - 252, top + 25 + 22 * static_cast<int>(k)}, cv::FONT_HERSHEY_SIMPLEX, 0.48, axis, 1,
-                cv::LINE_AA);
+    const int ly = H - bottom - 80 + 22 * static_cast<int>(k);  // legend in the lower left, clear of the curves
+    cv::line(img, {left + 15, ly}, {left + 45, ly}, colours[k], 3);
+    cv::putText(img, s.str(), {left + 53, ly + 5}, cv::FONT_HERSHEY_SIMPLEX, 0.48, axis, 1, cv::LINE_AA);
   }
   return img;
 }

@@ -199,7 +199,7 @@ TEST(Quality, GateTurnsSmallTurnedBlurredFacesIntoFailuresToAcquire) {
   };
   EXPECT_EQ(with([](rv::Quality& c) { c.interocular_px = 20; }), rv::AcquireFailure::too_small);
   EXPECT_EQ(with([](rv::Quality& c) { c.yaw_deg = 50; }), rv::AcquireFailure::pose);
-  EXPECT_EQ(with([](rv::Quality& c) { c.pitch_deg = -40; }), rv::AcquireFailure::pose);
+  EXPECT_EQ(with([](rv::Quality& c) { c.pitch_deg = -45; }), rv::AcquireFailure::pose);
   EXPECT_EQ(with([](rv::Quality& c) { c.sharpness = 2; }), rv::AcquireFailure::blur);
   EXPECT_EQ(with([](rv::Quality& c) { c.brightness = 10; }), rv::AcquireFailure::too_dark);
   EXPECT_EQ(with([](rv::Quality& c) { c.brightness = 250; }), rv::AcquireFailure::too_bright);

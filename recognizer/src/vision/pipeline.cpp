@@ -30,6 +30,10 @@ FacePipeline::FacePipeline(const Manifest& manifest, PipelineOptions options, st
       landmarks_(manifest_.landmarks, manifest_.fetch_command),
       embedder_(manifest_.embedder, manifest_.fetch_command),
       mask_(mask ? *mask : MaskClassifier::load(manifest_.mask_classifier)) {
+  // OpenCV builds its colour-conversion tables on first use (~200 ms for Lab): do it now, not on the
+  // first resident's frame.
+  (void)MaskClassifier::features(cv::Mat(manifest_.embedder.model.input.height, manifest_.embedder.model.input.width,
+                                         CV_8UC3, cv::Scalar(128, 128, 128)));
   if (options_.liveness) {
     if (!manifest_.liveness) throw ModelError(manifest_.source.string() + ": liveness: requested but the manifest has none");
     liveness_.emplace(*manifest_.liveness, manifest_.fetch_command);

@@ -85,7 +85,7 @@ std::string_view to_string(AcquireFailure);
 struct QualityGate {
   double min_interocular_px = 32;   // below this the embedder is unreliable (ISO/IEC 19794-5 asks 60+ for enrolment)
   double max_yaw_deg = 35;
-  double max_pitch_deg = 30;
+  double max_pitch_deg = 40;       // pitch from 2-D landmarks also reflects nose length and masks: wide
   double min_sharpness = 12;
   double min_brightness = 35;
   double max_brightness = 235;
