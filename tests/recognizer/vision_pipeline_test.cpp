@@ -315,3 +315,19 @@ TEST(MaskState, ClassifierTrainedOnRendersIsAccurateOnHeldOutIdentities) {
     EXPECT_GE(static_cast<double>(t.heldout_confusion[k][k]) / static_cast<double>(row), min_recall[k]) << "class " << k;
   }
 }
+
+TEST(VisionPipeline, OptionalLivenessGivesAProbabilityForTheDecidingFace) {
+  rv::PipelineOptions opt;
+  opt.liveness = true;
+  rv::FacePipeline with_liveness(rv::load_manifest(GATETWIN_DEFAULT_MANIFEST), opt, rv::MaskClassifier{});
+  const auto a = with_liveness.analyse(face(5, 1, 0.3).image);
+  ASSERT_TRUE(a.usable());
+  ASSERT_TRUE(a.liveness.has_value());
+  EXPECT_GE(*a.liveness, 0.0f);
+  EXPECT_LE(*a.liveness, 1.0f);
+  EXPECT_GT(a.timings.liveness, 0.0);
+  // Off by default: no score, no time spent.
+  const auto b = pipeline().analyse(face(5, 1, 0.3).image);
+  EXPECT_FALSE(b.liveness.has_value());
+  EXPECT_EQ(b.timings.liveness, 0.0);
+}
