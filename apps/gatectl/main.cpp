@@ -1,6 +1,7 @@
 // gatectl — the gate's field software: the recognition core behind a command line.
 //   gatectl enroll   --db gallery.db --person 17 photo.jpg ...   templates into the gallery (photos are not kept)
-//   gatectl identify [--db gallery.db] [--policy p.yaml] [--skin-temp 36.4] frame.jpg ...   one JSON line per image
+//   gatectl identify [--db gallery.db] [--policy p.yaml] [--skin-temp 36.4] [--card-holder 17] frame.jpg ...
+//                                                                                one JSON line per image
 //   gatectl list     --db gallery.db
 //   gatectl remove   --db gallery.db --person 17
 // Exit codes: 0 done; 1 some input could not be used (reported per image); 2 usage, configuration or model error.
@@ -136,7 +137,8 @@ void print(const json& j, bool pretty) { std::cout << (pretty ? j.dump(2) : j.du
 
 int cmd_identify(const Common& c, const std::vector<std::string>& images, const std::string& db,
                  const std::string& policy_file, std::optional<double> skin_temp, bool liveness, std::size_t top,
-                 const std::string& lane, bool all_landmarks) {
+                 const std::string& lane, bool all_landmarks, std::optional<std::uint32_t> card_holder,
+                 const std::string& card_status) {
   const rv::Manifest m = open_manifest(c);
   rv::PipelineOptions opt;
   opt.liveness = liveness;
@@ -176,6 +178,17 @@ int cmd_identify(const Common& c, const std::vector<std::string>& images, const 
 
     rv::AttemptInput in;
     in.lane = lane;
+    if (card_holder) {  // a card swiped with this frame: the card path, 1:1 against its holder if the policy asks
+      in.presentation.has_card = true;
+      in.presentation.offers_face = false;
+      gr::CardEvidence card;
+      card.holder_id = *card_holder;
+      card.status = card_status == "valid"     ? gr::CardStatus::valid
+                    : card_status == "revoked" ? gr::CardStatus::revoked
+                    : card_status == "unknown" ? gr::CardStatus::unknown
+                                               : gr::CardStatus::misread;
+      in.card = card;
+    }
     in.time_us = 0;
     if (skin_temp) {
       // A spot thermometer aimed where the deciding face is (a still image has no installation
@@ -287,6 +300,12 @@ int main(int argc, char** argv) {
   identify->add_flag("--landmarks", id_all, "print all 68 landmarks of every face");
   identify->add_option("--top", id_top, "matches to report")->check(CLI::Range(1, 100));
   identify->add_option("--lane", id_lane, "lane name in the access event");
+  std::optional<std::uint32_t> card_holder;
+  std::string card_status = "valid";
+  identify->add_option("--card-holder", card_holder, "a card was swiped: the person id its number belongs to "
+                                                     "(with card_requires_face the face is verified 1:1 against them)");
+  identify->add_option("--card-status", card_status, "status of the swiped card")
+      ->check(CLI::IsMember({"valid", "revoked", "unknown", "misread"}));
 
   auto* enroll = app.add_subcommand("enroll", "enrol a person from one or more photos (templates only are stored)");
   std::vector<std::string> en_images;
@@ -317,7 +336,8 @@ int main(int argc, char** argv) {
   }
   if (c.threads > 0) cv::setNumThreads(c.threads);
   try {
-    if (*identify) return cmd_identify(c, id_images, id_db, id_policy, skin, id_liveness, id_top, id_lane, id_all);
+    if (*identify) return cmd_identify(c, id_images, id_db, id_policy, skin, id_liveness, id_top, id_lane, id_all, card_holder,
+                                     card_status);
     if (*enroll) return cmd_enroll(c, en_images, en_db, en_person, en_kind, en_partial);
     const rv::Manifest m = open_manifest(c);
     if (*list) {

@@ -110,6 +110,28 @@ class Gatectl(unittest.TestCase):
         self.assertEqual(res["event"]["decision"], "pending")
         self.assertEqual(res["event"]["next"], "measure_temperature")
 
+    def test_card_plus_face_verifies_the_holder_one_to_one(self):
+        self.enrol(1, img(1, 0))
+        self.enrol(2, img(2, 0))
+        [plain] = lines(run(GATECTL, "identify", "--db", self.db, img(1, 1)).stdout)
+        scores = {m["person"]: m["score"] for m in plain["matches"]}
+        self.assertGreater(scores[1], scores[2])
+        policy = os.path.join(TMP, "card-face.yaml")
+        with open(policy, "w") as f:
+            t = (scores[1] + scores[2]) / 2
+            f.write("card_requires_face: true\nthreshold_unmasked: %.4f\nthreshold_masked: %.4f\n" % (t, t))
+        [own] = lines(run(GATECTL, "identify", "--db", self.db, "--policy", policy, "--card-holder", "1", img(1, 1)).stdout)
+        self.assertEqual(own["event"]["decision"], "grant")
+        self.assertEqual(own["event"]["reason"], "card_accepted")
+        self.assertEqual(own["event"]["verify_mode"], "card+face")
+        self.assertAlmostEqual(own["event"]["score"], scores[1], places=3)
+        [borrowed] = lines(run(GATECTL, "identify", "--db", self.db, "--policy", policy, "--card-holder", "2", img(1, 1)).stdout)
+        self.assertEqual(borrowed["event"]["reason"], "card_face_mismatch")
+        self.assertEqual(borrowed["event"]["next"], "staff_check")
+        [revoked] = lines(run(GATECTL, "identify", "--db", self.db, "--card-holder", "1", "--card-status", "revoked",
+                              img(1, 1)).stdout)
+        self.assertEqual(revoked["event"]["reason"], "card_revoked")
+
     def test_bad_images_are_reported_per_image_and_never_crash(self):
         empty = os.path.join(TMP, "empty.jpg")
         open(empty, "w").close()

@@ -279,6 +279,32 @@ TEST_F(Decisions, CardPlusFaceVerifiesOneToOne) {
   EXPECT_FALSE(gallery_->verify(12345, resident_.embedding).has_value());
 }
 
+TEST_F(Decisions, CardPlusFaceGrantsTheHolderAndStopsABorrowedCard) {
+  gr::Policy p = face_only();
+  p.card_requires_face = true;
+  rv::AttemptInput in;
+  in.presentation.offers_face = false;  // swipes first; the camera still sees the face for the 1:1 check
+  in.presentation.has_card = true;
+  in.card = gr::CardEvidence{gr::CardStatus::valid, 7, std::nullopt, gr::MaskState::none};
+  const auto own = rv::decide_attempt(p, residents_, *gallery_, resident_, in);
+  EXPECT_EQ(own.event.decision, gr::Verdict::grant);
+  EXPECT_EQ(own.event.reason, gr::Reason::card_accepted);
+  EXPECT_EQ(own.event.verify_mode, "card+face");
+  ASSERT_TRUE(own.event.score.has_value());
+  EXPECT_NEAR(*own.event.score, *gallery_->verify(7, resident_.embedding), 1e-6);
+  // Resident 7's face with resident 999's card: the 1:1 check fails, staff take over.
+  gr::Policy strict = p;
+  strict.threshold_unmasked = strict.threshold_masked = (*gallery_->verify(7, resident_.embedding) +
+                                                         *gallery_->verify(999, resident_.embedding)) / 2;
+  in.card->holder_id = 999;
+  const auto borrowed = rv::decide_attempt(strict, residents_, *gallery_, resident_, in);
+  EXPECT_EQ(borrowed.event.reason, gr::Reason::card_face_mismatch);
+  EXPECT_EQ(borrowed.event.next, gr::Step::staff_check);
+  // A revoked card is refused whatever the face.
+  in.card = gr::CardEvidence{gr::CardStatus::revoked, 7, std::nullopt, gr::MaskState::none};
+  EXPECT_EQ(rv::decide_attempt(p, residents_, *gallery_, resident_, in).event.reason, gr::Reason::card_revoked);
+}
+
 TEST_F(Decisions, GalleryPersistsRealTemplatesAndIdentifiesTheSameAfterReload) {
   const fs::path dir = fs::temp_directory_path() / ("gatetwin-gallery-" + std::to_string(::getpid()));
   fs::remove_all(dir);

@@ -58,7 +58,7 @@ AttemptResult decide_attempt(const Policy& policy, const RightsDirectory& direct
   AttemptResult r;
   r.identification = identify(analysis, gallery);
   GateTransaction tx(policy, directory, input.presentation);
-  bool face_given = false, temperature_given = false;
+  bool face_given = false, temperature_given = false, card_given = false;
   for (int guard = 0; guard < 8 && !tx.done(); ++guard) {
     const Step s = tx.next();
     if (s == Step::measure_temperature && !temperature_given && input.thermal &&
@@ -68,6 +68,14 @@ AttemptResult decide_attempt(const Policy& policy, const RightsDirectory& direct
     } else if (s == Step::capture_face && !face_given) {
       tx.on_face(r.identification.evidence);
       face_given = true;
+    } else if (s == Step::read_card && !card_given && input.card) {
+      CardEvidence card = *input.card;
+      card.mask = analysis.mask.state;
+      if (policy.card_requires_face && analysis.usable() && !card.face_verify_score)
+        if (const auto v = gallery.verify(card.holder_id, analysis.embedding)) card.face_verify_score = *v;
+      if (card.face_verify_score) r.event.score = *card.face_verify_score;
+      tx.on_card(card);
+      card_given = true;
     } else {
       break;  // this frame has nothing more to offer
     }
@@ -80,12 +88,13 @@ AttemptResult decide_attempt(const Policy& policy, const RightsDirectory& direct
   e.decision = tx.done() ? r.outcome.verdict : Verdict::pending;
   e.reason = !tx.done() && e.next == Step::staff_check ? tx.referral_reason() : r.outcome.reason;
   e.verify_mode = verify_mode(r.outcome, e.next);
+  if (card_given && policy.card_requires_face && e.score) e.verify_mode = "card+face";
   e.person = r.outcome.person_id;
   e.temperature_c = r.outcome.temperature_c;
   e.abnormal_temperature = r.outcome.temperature_alarm;
   e.mask = analysis.mask.state;
   e.mask_reminder = r.outcome.mask_reminder;
-  if (r.identification.evidence.best_id) e.score = r.identification.evidence.score;
+  if (!e.score && r.identification.evidence.best_id) e.score = r.identification.evidence.score;
   e.thermal = input.thermal ? std::string(to_string(input.thermal->status)) : "no_sensor";
   e.announcement = tx.done() ? r.outcome.announcement : pending_announcement(e.next, r.outcome);
   if (e.announcement.empty()) e.announcement = announcement_for(r.outcome);

@@ -39,6 +39,9 @@ struct AttemptInput {
   std::int64_t time_us = 0;
   // The thermal association for this frame (from SpotThermalFusion / ArrayThermalFusion), if a sensor is present.
   std::optional<ThermalAssociation> thermal;
+  // A card read in this attempt (status and the holder the card number belongs to). When the policy asks
+  // for card + face, the frame's face is verified 1:1 against the holder's templates.
+  std::optional<CardEvidence> card;
 };
 
 struct AttemptResult {
