@@ -125,8 +125,9 @@ std::vector<LabelledImage> render_face_set(const FaceSetSpec& spec, const fs::pa
   std::ostringstream csv;
   csv << "file,person,mask,mask_kind,wear,box_x,box_y,box_w,box_h\n";
   std::vector<LabelledImage> labels;
-  for (auto& rc : render_face_captures(spec)) {
-    // Already JPEG-decoded once; store losslessly-equivalent bytes by re-encoding at the same quality.
+  FaceSetSpec raw = spec;
+  raw.jpeg_quality = 0;  // the file's own JPEG encoding is the camera's one compression
+  for (auto& rc : render_face_captures(raw)) {
     const fs::path file = staging / rc.label.file;
     if (!cv::imwrite(file.string(), rc.image, {cv::IMWRITE_JPEG_QUALITY, spec.jpeg_quality > 0 ? spec.jpeg_quality : 95}))
       throw std::runtime_error(file.string() + ": cannot write image");
