@@ -133,7 +133,10 @@ rv::Manifest open_manifest(const Common& c) {
   return c.models.empty() ? rv::load_manifest(c.manifest) : rv::load_manifest(c.manifest, c.models);
 }
 
-void print(const json& j, bool pretty) { std::cout << (pretty ? j.dump(2) : j.dump()) << "\n" << std::flush; }
+// File names need not be UTF-8: invalid bytes are replaced rather than failing the whole batch.
+void print(const json& j, bool pretty) {
+  std::cout << j.dump(pretty ? 2 : -1, ' ', false, json::error_handler_t::replace) << "\n" << std::flush;
+}
 
 int cmd_identify(const Common& c, const std::vector<std::string>& images, const std::string& db,
                  const std::string& policy_file, std::optional<double> skin_temp, bool liveness, std::size_t top,

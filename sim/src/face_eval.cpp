@@ -4,6 +4,7 @@
 #include <cmath>
 #include <fstream>
 #include <iomanip>
+#include <limits>
 #include <sstream>
 #include <stdexcept>
 
@@ -115,13 +116,25 @@ std::vector<RenderedCapture> render_face_captures(const FaceSetSpec& spec) {
   return out;
 }
 
-std::vector<LabelledImage> render_face_set(const FaceSetSpec& spec, const fs::path& dir) {
+std::vector<LabelledImage> render_face_set(const FaceSetSpec& spec, const fs::path& dir_in) {
   std::error_code ec;
+  fs::path dir = dir_in.lexically_normal();
+  if (dir.filename().empty()) dir = dir.parent_path();  // "set/" names the directory "set"
   if (fs::exists(dir, ec) && !fs::is_empty(dir, ec))
     throw std::runtime_error(dir.string() + ": exists and is not empty; choose a new directory for the face set");
-  const fs::path staging = dir.string() + ".partial";
-  fs::remove_all(staging, ec);
+  // Staged beside the target and renamed into place: the set appears whole or not at all.
+  const fs::path staging = dir.parent_path() / (dir.filename().string() + ".partial");
+  if (fs::exists(staging, ec))
+    throw std::runtime_error(staging.string() + ": exists (left by an interrupted run?); remove it first");
   fs::create_directories(staging);
+  struct Cleanup {
+    const fs::path& path;
+    bool armed = true;
+    ~Cleanup() {
+      std::error_code e;
+      if (armed) fs::remove_all(path, e);
+    }
+  } cleanup{staging};
   std::ostringstream csv;
   csv << "file,person,mask,mask_kind,wear,box_x,box_y,box_w,box_h\n";
   std::vector<LabelledImage> labels;
@@ -140,6 +153,7 @@ std::vector<LabelledImage> render_face_set(const FaceSetSpec& spec, const fs::pa
   write_file_atomic((staging / "labels.csv").string(), csv.str());
   fs::remove(dir, ec);  // empty or absent
   fs::rename(staging, dir);
+  cleanup.armed = false;
   return labels;
 }
 
@@ -214,6 +228,7 @@ double ProtocolResult::fmr_at(double t) const {
 ProtocolResult score_protocol(std::string name, std::vector<double> genuine, std::vector<double> impostor) {
   ProtocolResult r;
   r.name = std::move(name);
+  r.eer = r.eer_threshold = std::numeric_limits<double>::quiet_NaN();  // no comparisons: no EER
   std::sort(genuine.begin(), genuine.end());
   std::sort(impostor.begin(), impostor.end());
   r.genuine = std::move(genuine);
@@ -451,6 +466,10 @@ std::string eval_summary(const EvalReport& r) {
   for (const auto& row : r.mask_confusion) s << "  " << row[0] << " " << row[1] << " " << row[2] << "\n";
   for (const auto& p : r.protocols) {
     const double t = p.name == "unmasked/unmasked" ? r.threshold_unmasked : r.threshold_masked;
+    if (p.genuine.empty() || p.impostor.empty()) {
+      s << p.name << ": n/a (" << p.genuine.size() << " genuine, " << p.impostor.size() << " impostor comparisons)\n";
+      continue;
+    }
     s << p.name << ": EER " << 100 * p.eer << "% at " << p.eer_threshold << "; at the policy threshold " << t
       << ": FMR " << 100 * p.fmr_at(t) << "%, FNMR " << 100 * p.fnmr_at(t) << "% (" << p.genuine.size()
       << " genuine, " << p.impostor.size() << " impostor comparisons)\n";

@@ -357,3 +357,40 @@ TEST(VisionPipeline, OptionalLivenessGivesAProbabilityForTheDecidingFace) {
   EXPECT_FALSE(b.liveness.has_value());
   EXPECT_EQ(b.timings.liveness, 0.0);
 }
+
+TEST(Evaluation, ErrorRatesOfKnownScoreLists) {
+  using gatetwin::sim::score_protocol;
+  const auto separated = score_protocol("s", {0.8, 0.9, 0.95}, {0.1, 0.2, 0.3});
+  EXPECT_NEAR(separated.eer, 0.0, 1e-9);
+  EXPECT_GT(separated.eer_threshold, 0.3);
+  EXPECT_LE(separated.eer_threshold, 0.8);
+  const auto same = score_protocol("x", {0.5, 0.5}, {0.5, 0.5});
+  EXPECT_NEAR(same.eer, 0.5, 1e-9);
+  // A score exactly on the threshold is a match: FMR counts it, FNMR does not.
+  const auto overlap = score_protocol("o", {0.4, 0.6, 0.7, 0.9}, {0.1, 0.3, 0.5, 0.6});
+  EXPECT_DOUBLE_EQ(overlap.fmr_at(0.6), 0.25);
+  EXPECT_DOUBLE_EQ(overlap.fnmr_at(0.6), 0.25);
+  EXPECT_NEAR(overlap.eer, 0.25, 1e-9);
+  // No comparisons: no EER (not a perfect 0%).
+  EXPECT_TRUE(std::isnan(score_protocol("e", {}, {0.1}).eer));
+}
+
+TEST(Evaluation, FaceSetWithATrailingSlashAppearsWholeBesideNoStaging) {
+  const fs::path base = fs::temp_directory_path() / ("gatetwin-set-" + std::to_string(::getpid()));
+  fs::remove_all(base);
+  fs::create_directories(base);
+  gatetwin::sim::FaceSetSpec spec;
+  spec.identities = 2;
+  spec.unmasked = 1;
+  spec.masked = 0;
+  spec.below_nose = 0;
+  const auto labels = gatetwin::sim::render_face_set(spec, (base / "set").string() + "/");
+  EXPECT_EQ(labels.size(), 2u);
+  EXPECT_TRUE(fs::exists(base / "set" / "labels.csv"));
+  EXPECT_FALSE(fs::exists(base / "set.partial"));
+  EXPECT_EQ(gatetwin::sim::load_labels(base / "set").size(), 2u);
+  // A second render into the now non-empty directory is refused and leaves it as it was.
+  EXPECT_THROW(gatetwin::sim::render_face_set(spec, base / "set"), std::runtime_error);
+  EXPECT_FALSE(fs::exists(base / "set.partial"));
+  fs::remove_all(base);
+}
