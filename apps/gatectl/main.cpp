@@ -181,6 +181,7 @@ int cmd_identify(const Common& c, const std::vector<std::string>& images, const 
 
     rv::AttemptInput in;
     in.lane = lane;
+    in.top_k = top;
     if (card_holder) {  // a card swiped with this frame: the card path, 1:1 against its holder if the policy asks
       in.presentation.has_card = true;
       in.presentation.offers_face = false;
@@ -210,7 +211,7 @@ int cmd_identify(const Common& c, const std::vector<std::string>& images, const 
     }
     const rv::AttemptResult r = rv::decide_attempt(policy, rights, gallery, a, in);
     json matches = json::array();
-    for (const auto& mt : gallery.size() && a.usable() ? gallery.search(a.embedding, top) : std::vector<gr::Match>{})
+    for (const auto& mt : r.identification.top)
       matches.push_back({{"person", mt.person}, {"score", r4(mt.score)}, {"template", gr::to_string(mt.kind)}});
     out["matches"] = matches;
     out["threshold"] = gr::threshold_for(policy, a.mask.state);

@@ -56,7 +56,7 @@ std::string pending_announcement(Step next, const Outcome& o) {
 AttemptResult decide_attempt(const Policy& policy, const RightsDirectory& directory, const Gallery& gallery,
                              const FrameAnalysis& analysis, const AttemptInput& input) {
   AttemptResult r;
-  r.identification = identify(analysis, gallery);
+  r.identification = identify(analysis, gallery, input.top_k);
   GateTransaction tx(policy, directory, input.presentation);
   bool face_given = false, temperature_given = false, card_given = false;
   for (int guard = 0; guard < 8 && !tx.done(); ++guard) {

@@ -66,26 +66,32 @@ MaskClassifier::Features MaskClassifier::features(const cv::Mat& aligned_bgr) {
     std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2), v.end());
     ref[c] = v[v.size() / 2];
   }
-  // Where the mask line is: eight horizontal bands from just below the eyes to the chin, across the face's
-  // centre, each described by its share of skin-coloured pixels and its mean colour distance from the
-  // reference. Bands tolerate the alignment error masks cause (the landmarks are less sure under a mask).
+  // Mean colour distance from the reference and share of skin-coloured pixels (same hue and saturation as
+  // the reference, whatever the shading) over a rectangle.
   const cv::Size size = lab.size();
+  auto skin_stats = [&](cv::Rect rect) -> std::pair<double, double> {
+    rect &= cv::Rect(0, 0, size.width, size.height);
+    double de = 0, skin = 0;
+    for (int y = rect.y; y < rect.y + rect.height; ++y)
+      for (int x = rect.x; x < rect.x + rect.width; ++x) {
+        const auto& p = lab.at<cv::Vec3f>(y, x);
+        const double dl = p[0] - ref[0], da = p[1] - ref[1], db = p[2] - ref[2];
+        de += std::sqrt(dl * dl + da * da + db * db);
+        if (std::sqrt(da * da + db * db) < 10.0) skin += 1;
+      }
+    const double n = static_cast<double>(rect.area());
+    return n > 0 ? std::pair{de / n, skin / n} : std::pair{0.0, 0.0};
+  };
+  // Where the mask line is: eight horizontal bands from just below the eyes to the chin, across the face's
+  // centre. Bands tolerate the alignment error masks cause (the landmarks are less sure under a mask).
   const double sx = size.width / 112.0, sy = size.height / 112.0;
   for (std::size_t b = 0; b < 8; ++b) {
     const double band = static_cast<double>(b);
     const int y0 = static_cast<int>((56 + 7 * band) * sy), y1 = std::max(y0 + 1, static_cast<int>((63 + 7 * band) * sy));
     const int x0 = static_cast<int>(30 * sx), x1 = static_cast<int>(82 * sx);
-    double skin = 0, de = 0, n = 0;
-    for (int y = y0; y < std::min(y1, size.height); ++y)
-      for (int x = x0; x < std::min(x1, size.width); ++x) {
-        const auto& p = lab.at<cv::Vec3f>(y, x);
-        const double dl = p[0] - ref[0], da = p[1] - ref[1], db = p[2] - ref[2];
-        de += std::sqrt(dl * dl + da * da + db * db);
-        if (std::sqrt(da * da + db * db) < 10.0) skin += 1;
-        n += 1;
-      }
-    f[b] = static_cast<float>(n > 0 ? skin / n : 0.0);
-    f[8 + b] = static_cast<float>(n > 0 ? de / n : 0.0);
+    const auto [de, skin] = skin_stats(cv::Rect(x0, y0, x1 - x0, y1 - y0));
+    f[b] = static_cast<float>(skin);
+    f[8 + b] = static_cast<float>(de);
   }
   // Texture of the nose, mouth and chin regions (fabric is smoother than a mouth and nostrils), and the
   // lightness spread of the mouth region.
@@ -102,18 +108,9 @@ MaskClassifier::Features MaskClassifier::features(const cv::Mat& aligned_bgr) {
   }
   // Per region (nose, mouth, chin, both cheeks): colour distance from the reference and skin share.
   for (std::size_t i = 0; i < kTested.size(); ++i) {
-    const cv::Rect rect = scaled(kTested[i], size);
-    double de = 0, skin = 0;
-    for (int y = rect.y; y < rect.y + rect.height; ++y)
-      for (int x = rect.x; x < rect.x + rect.width; ++x) {
-        const auto& p = lab.at<cv::Vec3f>(y, x);
-        const double dl = p[0] - ref[0], da = p[1] - ref[1], db = p[2] - ref[2];
-        de += std::sqrt(dl * dl + da * da + db * db);
-        if (std::sqrt(da * da + db * db) < 10.0) skin += 1;
-      }
-    const double n = static_cast<double>(std::max(1, rect.area()));
-    f[20 + 2 * i] = static_cast<float>(de / n);
-    f[21 + 2 * i] = static_cast<float>(skin / n);
+    const auto [de, skin] = skin_stats(scaled(kTested[i], size));
+    f[20 + 2 * i] = static_cast<float>(de);
+    f[21 + 2 * i] = static_cast<float>(skin);
   }
   // Colour of the mouth region relative to the reference in a and b (masks are blue, white, black, patterned).
   {

@@ -36,6 +36,7 @@ std::vector<FaceObservation> observations(const FrameAnalysis& analysis);
 struct AttemptInput {
   Presentation presentation;
   std::string lane = "lane-1";
+  std::size_t top_k = 5;  // best matches kept in the result's identification
   std::int64_t time_us = 0;
   // The thermal association for this frame (from SpotThermalFusion / ArrayThermalFusion), if a sensor is present.
   std::optional<ThermalAssociation> thermal;
