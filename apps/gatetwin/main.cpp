@@ -1,6 +1,8 @@
 // gatetwin: the headless front end over gatetwin::sim (run, validate, compare, schema).
 // Exit codes: 0 ok; 1 an expectation failed; 2 bad input (scenario, arguments); 3 internal or I/O error.
 #include "face_commands.hpp"
+#include "pixel_commands.hpp"
+#include "scene_commands.hpp"
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
@@ -114,13 +116,15 @@ int main(int argc, char** argv) {
 
   int face_exit = -1;
   gatetwin::app::add_face_commands(app, &face_exit);
+  gatetwin::app::add_scene_commands(app, &face_exit);
+  gatetwin::app::add_pixel_commands(app, &face_exit);
 
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
   }
-  if (face_exit >= 0) return face_exit;  // faces, train-mask or eval ran in their callbacks
+  if (face_exit >= 0) return face_exit;  // a vision command (faces, eval, scene, calibrate, ...) ran in its callback
   try {
     if (*run) return cmd_run(scenario, out_dir, sets, seed, junit, quiet);
     if (*validate) return cmd_validate(files, sets);

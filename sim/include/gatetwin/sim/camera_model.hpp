@@ -11,7 +11,6 @@ struct CameraModel {
   cv::Size frame{640, 480};
   double hfov_deg = 40.0;          // horizontal field of view (a face terminal's narrow lens)
   double height_m = 1.55;          // lens height above the floor
-  double tilt_deg = 0.0;           // + = looking up
   double fps = 10.0;               // frames delivered per second
 
   // Focal length in pixels (square pixels).
