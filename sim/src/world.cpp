@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "gatetwin/devices/wiegand.hpp"
+#include "gatetwin/sim/face_sensor.hpp"
 #include "gatetwin/sim/simulation.hpp"
 
 namespace gatetwin::sim {
@@ -20,8 +21,6 @@ using recognizer::GateTransaction;
 using recognizer::MaskState;
 using recognizer::Step;
 using recognizer::Verdict;
-
-int mask_index(MaskState m) { return static_cast<int>(m); }
 
 struct Passage {
   PassageRecord rec;
@@ -56,7 +55,7 @@ struct ArrivalStream {
 
 class World {
  public:
-  explicit World(const Scenario& s) : s_(s), sim_(s.seed, s.day_start), pop_(s) {
+  explicit World(const Scenario& s) : s_(s), sim_(s.seed, s.day_start), pop_(s), face_(make_face_sensor(s, pop_)) {
     for (std::size_t g = 0; g < s.gates.size(); ++g) {
       Gate gate;
       gate.spec = &s.gates[g];
@@ -95,6 +94,7 @@ class World {
     out_.end_time = out_.passages.empty() ? s_.day_start : out_.passages.back().decided;
     out_.residents = pop_.resident_count();
     out_.enrolled = pop_.enrolled_count();
+    face_->finish(out_);
     for (const auto& person : pop_.persons()) {
       out_.person_labels.push_back(person.label());
       out_.febrile.push_back(person.febrile);
@@ -308,6 +308,7 @@ class World {
     ps.tx.emplace(s_.policy, pop_, pres);
     GateTransaction& tx = *ps.tx;
     Duration t = draw(s_.service.walk_up, times);
+    std::uint32_t attempt = 0;
     for (int guard = 0; guard < 64 && !tx.done() && tx.next() != Step::staff_check; ++guard) {
       switch (tx.next()) {
         case Step::measure_temperature: {
@@ -319,7 +320,7 @@ class World {
         }
         case Step::capture_face: {
           t += draw(s_.service.presentation, times) + draw(s_.service.recognition, times);
-          const FaceEvidence e = sample_face(p, ps.mask, pop_.gallery(pop_.compound_of_gate(r.gate)), face_rng);
+          const FaceEvidence e = face_->capture(face_request(ps, attempt++), face_rng, out_.attempts);
           tx.on_face(e);
           // Asked to wear the mask properly: a resident who has one puts it on before the next attempt.
           if (s_.policy.mask == recognizer::MaskPolicy::require && e.acquired && e.mask != MaskState::worn && !tx.done() &&
@@ -331,7 +332,7 @@ class World {
         }
         case Step::read_card: {
           t += draw(s_.service.card, times);
-          tx.on_card(sample_card(p, ps.mask, card_rng));
+          tx.on_card(sample_card(ps, card_rng));
           break;
         }
         default: break;
@@ -342,67 +343,22 @@ class World {
     return t;
   }
 
-  const ScoreDist& genuine_dist(MaskState m) const {
-    return m == MaskState::none ? s_.face.genuine_unmasked : m == MaskState::worn ? s_.face.genuine_masked : s_.face.genuine_below_nose;
-  }
-  static std::uint32_t other_enrolled(const std::vector<std::uint32_t>& ids, std::uint32_t self, RandomStream& r) {
-    const std::size_t k = r.below(ids.size());
-    return ids[k] != self ? ids[k] : ids[(k + 1) % ids.size()];
-  }
-
-  // One face capture at a terminal whose 1:N search covers `ids` (its compound's gallery).
-  FaceEvidence sample_face(const Person& p, MaskState truth, const std::vector<std::uint32_t>& ids, RandomStream& r) {
-    auto& c = out_.attempts;
-    const int m = mask_index(truth);
-    ++c.face_attempts[m];
-    FaceEvidence e;
-    const double fta = truth == MaskState::none ? s_.face.fta_unmasked : s_.face.fta_masked;
-    if (r.bernoulli(fta)) {
-      ++c.fta[m];
-      return e;
-    }
-    e.acquired = true;
-    e.mask = truth;
-    if (!r.bernoulli(s_.face.mask_classifier_accuracy)) {
-      const int shift = 1 + static_cast<int>(r.below(2));
-      e.mask = static_cast<MaskState>((m + shift) % 3);
-    }
-    const std::uint64_t gallery = ids.size();
-    if (gallery == 0) return e;
-    const double thr = recognizer::threshold_for(s_.policy, e.mask);
-    if (p.enrolled) {
-      const double genuine = r.normal(genuine_dist(truth).mean, genuine_dist(truth).sd);
-      ++c.genuine[m];
-      if (genuine < thr) ++c.genuine_nonmatch[m];
-      const double other = gallery > 1 ? r.max_of_normals(s_.face.impostor.mean, s_.face.impostor.sd, gallery - 1) : -1.0;
-      if (other > genuine) {
-        e.best_id = other_enrolled(ids, p.id, r);
-        e.score = other;
-        if (other >= thr) ++c.misidentified;
-      } else {
-        e.best_id = p.id;
-        e.score = genuine;
-      }
-      return e;
-    }
-    // Not enrolled: every gallery comparison is an impostor comparison; a look-alike scores high against
-    // the resident they resemble.
-    ++c.impostor[m];
-    double best = r.max_of_normals(s_.face.impostor.mean, s_.face.impostor.sd, p.kind == PersonKind::lookalike ? gallery - 1 : gallery);
-    e.best_id = p.kind == PersonKind::lookalike ? other_enrolled(ids, p.impersonates, r) : ids[r.below(gallery)];
-    if (p.kind == PersonKind::lookalike) {
-      const double victim = r.normal(s_.face.lookalike.mean, s_.face.lookalike.sd);
-      if (victim >= best) {
-        best = victim;
-        e.best_id = p.impersonates;
-      }
-    }
-    e.score = best;
-    if (best >= thr) ++c.impostor_match[m];
-    return e;
+  FaceRequest face_request(const Passage& ps, std::uint32_t attempt) const {
+    FaceRequest q;
+    q.person = &pop_.person(ps.rec.person);
+    q.truth = ps.mask;
+    q.gate = ps.rec.gate;
+    q.lane = ps.rec.lane;
+    q.passage = ps.rec.passage;
+    q.attempt = attempt;
+    q.compound = pop_.compound_of_gate(ps.rec.gate);
+    q.gallery = &pop_.gallery(q.compound);
+    return q;
   }
 
-  CardEvidence sample_card(const Person& p, MaskState mask, RandomStream& r) {
+  CardEvidence sample_card(const Passage& ps, RandomStream& r) {
+    const Person& p = pop_.person(ps.rec.person);
+    const MaskState mask = ps.mask;
     ++out_.attempts.card_swipes;
     CardEvidence e;
     e.mask = mask;
@@ -427,7 +383,7 @@ class World {
         }
         e.status = CardStatus::valid;
         e.holder_id = p.impersonates;
-        if (s_.policy.card_requires_face) e.face_verify_score = r.normal(s_.face.impostor.mean, s_.face.impostor.sd);
+        if (s_.policy.card_requires_face) e.face_verify_score = face_->verify(face_request(ps, 0), p.impersonates, r);
         return e;
       default:
         if (p.kind != PersonKind::resident) {
@@ -436,7 +392,7 @@ class World {
         }
         e.status = CardStatus::valid;
         e.holder_id = p.id;
-        if (s_.policy.card_requires_face && p.enrolled) e.face_verify_score = r.normal(genuine_dist(mask).mean, genuine_dist(mask).sd);
+        if (s_.policy.card_requires_face) e.face_verify_score = face_->verify(face_request(ps, 0), p.id, r);
         return e;
     }
   }
@@ -546,6 +502,7 @@ class World {
   const Scenario& s_;
   Simulation sim_;
   Population pop_;
+  std::unique_ptr<FaceSensor> face_;
   std::vector<Gate> gates_;
   std::vector<ArrivalStream> streams_;
   std::vector<Passage> passages_;

@@ -1,0 +1,123 @@
+// The statistical face sensor (scores sampled from the scenario's face.* distributions) and the attempt
+// counting shared with pixel mode. The order of random draws is part of the golden event logs: keep it.
+#include "gatetwin/sim/face_sensor.hpp"
+
+namespace gatetwin::sim {
+
+using recognizer::FaceEvidence;
+using recognizer::MaskState;
+
+void count_face_attempt(AttemptCounts& c, MaskState truth, const AttemptTally& t, double threshold) {
+  const int m = static_cast<int>(truth);
+  ++c.face_attempts[m];
+  if (!t.acquired) {
+    ++c.fta[m];
+    return;
+  }
+  if (!t.genuine && !t.best_other) return;  // nothing enrolled to compare with
+  if (t.enrolled) {
+    ++c.genuine[m];
+    const double genuine = t.genuine.value_or(-2.0);  // no own template: a non-match
+    if (genuine < threshold) ++c.genuine_nonmatch[m];
+    if (t.best_other && *t.best_other > genuine && *t.best_other >= threshold) ++c.misidentified;
+    return;
+  }
+  ++c.impostor[m];
+  if (t.best_other && *t.best_other >= threshold) ++c.impostor_match[m];
+}
+
+namespace {
+
+class StatisticalFaceSensor final : public FaceSensor {
+ public:
+  explicit StatisticalFaceSensor(const Scenario& s) : s_(s) {}
+
+  FaceEvidence capture(const FaceRequest& q, RandomStream& r, AttemptCounts& counts) override {
+    const Person& p = *q.person;
+    const std::vector<std::uint32_t>& ids = *q.gallery;
+    const int m = static_cast<int>(q.truth);
+    FaceEvidence e;
+    AttemptTally t;
+    t.enrolled = p.enrolled;
+    const double fta = q.truth == MaskState::none ? s_.face.fta_unmasked : s_.face.fta_masked;
+    if (r.bernoulli(fta)) {
+      count_face_attempt(counts, q.truth, t, 0.0);
+      return e;
+    }
+    e.acquired = t.acquired = true;
+    e.mask = q.truth;
+    if (!r.bernoulli(s_.face.mask_classifier_accuracy)) {
+      const int shift = 1 + static_cast<int>(r.below(2));
+      e.mask = static_cast<MaskState>((m + shift) % 3);
+    }
+    const double thr = recognizer::threshold_for(s_.policy, e.mask);
+    const std::uint64_t gallery = ids.size();
+    if (gallery == 0) {
+      count_face_attempt(counts, q.truth, t, thr);
+      return e;
+    }
+    if (p.enrolled) {
+      const double genuine = r.normal(genuine_dist(q.truth).mean, genuine_dist(q.truth).sd);
+      t.genuine = genuine;
+      const double other = gallery > 1 ? r.max_of_normals(s_.face.impostor.mean, s_.face.impostor.sd, gallery - 1) : -1.0;
+      if (gallery > 1) t.best_other = other;
+      if (other > genuine) {
+        e.best_id = other_enrolled(ids, p.id, r);
+        e.score = other;
+      } else {
+        e.best_id = p.id;
+        e.score = genuine;
+      }
+      count_face_attempt(counts, q.truth, t, thr);
+      return e;
+    }
+    // Not enrolled: every gallery comparison is an impostor comparison; a look-alike scores high against
+    // the resident they resemble.
+    double best = r.max_of_normals(s_.face.impostor.mean, s_.face.impostor.sd, p.kind == PersonKind::lookalike ? gallery - 1 : gallery);
+    e.best_id = p.kind == PersonKind::lookalike ? other_enrolled(ids, p.impersonates, r) : ids[r.below(gallery)];
+    if (p.kind == PersonKind::lookalike) {
+      const double victim = r.normal(s_.face.lookalike.mean, s_.face.lookalike.sd);
+      if (victim >= best) {
+        best = victim;
+        e.best_id = p.impersonates;
+      }
+    }
+    e.score = best;
+    t.best_other = best;
+    count_face_attempt(counts, q.truth, t, thr);
+    return e;
+  }
+
+  std::optional<double> verify(const FaceRequest& q, std::uint32_t holder, RandomStream& r) override {
+    const Person& p = *q.person;
+    if (p.kind == PersonKind::resident && p.id == holder) {
+      if (!p.enrolled) return std::nullopt;
+      return r.normal(genuine_dist(q.truth).mean, genuine_dist(q.truth).sd);
+    }
+    return r.normal(s_.face.impostor.mean, s_.face.impostor.sd);
+  }
+
+ private:
+  const ScoreDist& genuine_dist(MaskState m) const {
+    return m == MaskState::none ? s_.face.genuine_unmasked : m == MaskState::worn ? s_.face.genuine_masked : s_.face.genuine_below_nose;
+  }
+  static std::uint32_t other_enrolled(const std::vector<std::uint32_t>& ids, std::uint32_t self, RandomStream& r) {
+    const std::size_t k = r.below(ids.size());
+    return ids[k] != self ? ids[k] : ids[(k + 1) % ids.size()];
+  }
+
+  const Scenario& s_;
+};
+
+}  // namespace
+
+std::unique_ptr<FaceSensor> make_statistical_face_sensor(const Scenario& scenario) {
+  return std::make_unique<StatisticalFaceSensor>(scenario);
+}
+
+std::unique_ptr<FaceSensor> make_face_sensor(const Scenario& scenario, const Population& population) {
+  if (scenario.fidelity == "pixel") return make_pixel_face_sensor(scenario, population);
+  return make_statistical_face_sensor(scenario);
+}
+
+}  // namespace gatetwin::sim
