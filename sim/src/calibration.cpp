@@ -1,1 +1,169 @@
-// (being written)
+#include "gatetwin/sim/calibration.hpp"
+
+#include "gatetwin/sim/random.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <numeric>
+#include <sstream>
+
+namespace gatetwin::sim {
+namespace {
+
+constexpr const char* kMaskNames[3] = {"none", "worn", "below_nose"};
+constexpr std::size_t kMinSamples = 20;
+
+std::string fmt(double v, int digits = 4) {
+  char b[64];
+  std::snprintf(b, sizeof b, "%.*f", digits, v);
+  return b;
+}
+
+double quantile(const std::vector<double>& sorted, double q) {
+  const double pos = q * static_cast<double>(sorted.size() - 1);
+  const auto i = static_cast<std::size_t>(pos);
+  const double f = pos - static_cast<double>(i);
+  return i + 1 < sorted.size() ? sorted[i] * (1 - f) + sorted[i + 1] * f : sorted[i];
+}
+
+// A normal through the sample's median and its q-quantile (q != 0.5).
+ScoreDist quantile_fit(std::vector<double> v, double q) {
+  std::sort(v.begin(), v.end());
+  ScoreDist d;
+  d.mean = quantile(v, 0.5);
+  d.sd = std::max(0.005, (quantile(v, q) - d.mean) / inverse_normal_cdf(q));
+  return d;
+}
+
+// Quantile of a histogram over [-1, 1) (linear inside the bin).
+double hist_quantile(const std::array<std::uint64_t, PixelMeasurements::kBins>& h, std::uint64_t n, double q) {
+  const double target = q * static_cast<double>(n);
+  double cum = 0;
+  const double width = 2.0 / PixelMeasurements::kBins;
+  for (int b = 0; b < PixelMeasurements::kBins; ++b) {
+    const double c = static_cast<double>(h[static_cast<std::size_t>(b)]);
+    if (cum + c >= target && c > 0) return -1.0 + width * (b + (target - cum) / c);
+    cum += c;
+  }
+  return 1.0;
+}
+
+}  // namespace
+
+Calibration fit_calibration(const Scenario& s, const RunOutput& out) {
+  Calibration cal;
+  cal.face = s.face;
+  cal.face.calibration.clear();
+  const PixelMeasurements& m = out.pixel;
+  const AttemptCounts& a = out.attempts;
+  // Genuine scores: a normal through the median and the 10th percentile, because false non-matches live in
+  // the lower tail and pixel-mode genuine scores have a long one (poor frames).
+  ScoreDist* genuine[3] = {&cal.face.genuine_unmasked, &cal.face.genuine_masked, &cal.face.genuine_below_nose};
+  for (int k = 0; k < 3; ++k) {
+    if (m.genuine[k].size() >= kMinSamples) *genuine[k] = quantile_fit(m.genuine[k], 0.10);
+    else cal.notes.push_back(std::string("face.genuine_") + (k == 0 ? "unmasked" : k == 1 ? "masked" : "below_nose") + ": " +
+                             std::to_string(m.genuine[k].size()) + " genuine scores, kept the scenario's value");
+  }
+  // Look-alikes: through the median and the 90th percentile (false accepts live in the upper tail).
+  if (m.lookalike.size() >= kMinSamples) cal.face.lookalike = quantile_fit(m.lookalike, 0.90);
+  else cal.notes.push_back("face.lookalike: " + std::to_string(m.lookalike.size()) + " look-alike scores, kept the scenario's value");
+
+  // Impostors: the statistical model draws the best of n iid normal comparisons. Fit the per-comparison
+  // normal so that the best of n reproduces the observed 1:N maxima (their median and 90th percentile),
+  // which carries the correlation between one probe's comparisons that an iid fit to single scores misses.
+  auto fit_impostor = [&](std::initializer_list<int> states, ScoreDist& into, const char* key) {
+    std::vector<double> best;
+    std::vector<double> n;
+    for (int k : states)
+      for (const auto& [score, count] : m.best_impostor[static_cast<std::size_t>(k)]) {
+        best.push_back(score);
+        n.push_back(count);
+      }
+    if (best.size() < kMinSamples) {
+      cal.notes.push_back(std::string(key) + ": " + std::to_string(best.size()) + " 1:N searches, kept the scenario's value");
+      return;
+    }
+    std::sort(best.begin(), best.end());
+    std::nth_element(n.begin(), n.begin() + static_cast<std::ptrdiff_t>(n.size() / 2), n.end());
+    const double gallery = std::max(1.0, n[n.size() / 2]);
+    const double m50 = quantile(best, 0.5), m90 = quantile(best, 0.9);
+    const double z50 = inverse_normal_cdf(std::pow(0.5, 1.0 / gallery)), z90 = inverse_normal_cdf(std::pow(0.9, 1.0 / gallery));
+    into.sd = std::max(0.005, (m90 - m50) / (z90 - z50));
+    into.mean = m50 - into.sd * z50;
+  };
+  fit_impostor({0}, cal.face.impostor, "face.impostor");
+  fit_impostor({1, 2}, cal.face.impostor_masked, "face.impostor_masked");
+
+  const std::uint64_t att_u = a.face_attempts[0], att_m = a.face_attempts[1] + a.face_attempts[2];
+  if (att_u > 0) cal.face.fta_unmasked = static_cast<double>(a.fta[0]) / static_cast<double>(att_u);
+  else cal.notes.push_back("face.fta_unmasked: no unmasked attempts, kept the scenario's value");
+  if (att_m > 0) cal.face.fta_masked = static_cast<double>(a.fta[1] + a.fta[2]) / static_cast<double>(att_m);
+  else cal.notes.push_back("face.fta_masked: no masked attempts, kept the scenario's value");
+  std::uint64_t right = 0, all = 0;
+  for (int t = 0; t < 3; ++t)
+    for (int c = 0; c < 3; ++c) {
+      all += m.mask_confusion[t][c];
+      if (t == c) right += m.mask_confusion[t][c];
+    }
+  if (all > 0) cal.face.mask_classifier_accuracy = static_cast<double>(right) / static_cast<double>(all);
+
+  std::ostringstream y;
+  y << "measured:\n";
+  y << "  scenario: \"" << s.name << "\"\n  seed: " << s.seed << "\n  fidelity: pixel\n";
+  y << "  passages: " << out.passages.size() << "\n  enrolled: " << m.enrolled << "\n  failed_to_enrol: " << m.failed_to_enrol << "\n";
+  y << "  attempts: " << m.attempts << "\n  frames_analysed: " << m.frames_analysed << "\n";
+  y << "  decided_on_other_person: " << m.decided_on_other << "\n";
+  y << "  by_mask:\n";
+  for (int k = 0; k < 3; ++k) {
+    y << "    " << kMaskNames[k] << ": {attempts: " << a.face_attempts[k] << ", fta: " << a.fta[k] << ", genuine_scores: " << m.genuine[k].size()
+      << ", impostor_comparisons: " << m.impostor_n[k];
+    if (m.impostor_n[k] > 0) {
+      const double mean = m.impostor_sum[k] / static_cast<double>(m.impostor_n[k]);
+      y << ", impostor_mean: " << fmt(mean) << ", impostor_p999: " << fmt(hist_quantile(m.impostor_hist[k], m.impostor_n[k], 0.999));
+    }
+    y << "}\n";
+  }
+  y << "  lookalike_scores: " << m.lookalike.size() << "\n";
+  y << "  mask_confusion:  # rows: true none/worn/below_nose; columns: classified\n";
+  for (int t = 0; t < 3; ++t) y << "    - [" << m.mask_confusion[t][0] << ", " << m.mask_confusion[t][1] << ", " << m.mask_confusion[t][2] << "]\n";
+  if (!m.failure_reasons.empty()) {
+    y << "  failures_to_acquire:\n";
+    for (const auto& [reason, count] : m.failure_reasons) y << "    " << reason << ": " << count << "\n";
+  }
+  const double frames = std::max<double>(1.0, static_cast<double>(m.frames_analysed));
+  y << "  latency_ms_per_frame:  # the real core on this machine, mean over analysed frames\n";
+  for (int i = 0; i < 7; ++i) y << "    " << PixelMeasurements::kStages[i] << ": " << fmt(m.stage_ms_sum[static_cast<std::size_t>(i)] / frames, 2) << "\n";
+  y << "  render_ms_per_frame: " << fmt(m.render_ms_sum / std::max<double>(1.0, static_cast<double>(m.frames_rendered)), 2) << "\n";
+  if (!m.frames_per_attempt.empty()) {
+    y << "  frames_per_attempt: " << fmt(std::accumulate(m.frames_per_attempt.begin(), m.frames_per_attempt.end(), 0.0) /
+                                          static_cast<double>(m.frames_per_attempt.size()), 2) << "\n";
+    y << "  core_ms_per_attempt: " << fmt(std::accumulate(m.attempt_ms.begin(), m.attempt_ms.end(), 0.0) /
+                                           static_cast<double>(m.attempt_ms.size()), 1) << "\n";
+  }
+  cal.measured_yaml = y.str();
+  return cal;
+}
+
+std::string calibration_yaml(const Scenario& s, const Calibration& cal) {
+  std::ostringstream y;
+  const FaceModelSpec& f = cal.face;
+  y << "# GateTwin face calibration: the statistical face model fitted to what the real recognition core did\n"
+    << "# on rendered passages of scenario \"" << s.name << "\" (seed " << s.seed << ", fidelity: pixel).\n"
+    << "# Written by `gatetwin calibrate`; load it with `face.calibration: <this file>` (docs/calibration.md).\n";
+  for (const auto& note : cal.notes) y << "# not measured: " << note << "\n";
+  auto dist = [&](const char* key, const ScoreDist& d) { y << key << ": {mean: " << fmt(d.mean) << ", sd: " << fmt(d.sd) << "}\n"; };
+  dist("genuine_unmasked", f.genuine_unmasked);
+  dist("genuine_masked", f.genuine_masked);
+  dist("genuine_below_nose", f.genuine_below_nose);
+  dist("impostor", f.impostor);
+  dist("impostor_masked", f.impostor_masked);
+  dist("lookalike", f.lookalike);
+  y << "fta_unmasked: " << fmt(f.fta_unmasked, 5) << "\n";
+  y << "fta_masked: " << fmt(f.fta_masked, 5) << "\n";
+  y << "mask_classifier_accuracy: " << fmt(f.mask_classifier_accuracy, 5) << "\n";
+  y << cal.measured_yaml;
+  return y.str();
+}
+
+}  // namespace gatetwin::sim

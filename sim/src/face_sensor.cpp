@@ -59,7 +59,8 @@ class StatisticalFaceSensor final : public FaceSensor {
     if (p.enrolled) {
       const double genuine = r.normal(genuine_dist(q.truth).mean, genuine_dist(q.truth).sd);
       t.genuine = genuine;
-      const double other = gallery > 1 ? r.max_of_normals(s_.face.impostor.mean, s_.face.impostor.sd, gallery - 1) : -1.0;
+      const ScoreDist& imp = impostor_dist(q.truth);
+      const double other = gallery > 1 ? r.max_of_normals(imp.mean, imp.sd, gallery - 1) : -1.0;
       if (gallery > 1) t.best_other = other;
       if (other > genuine) {
         e.best_id = other_enrolled(ids, p.id, r);
@@ -73,7 +74,8 @@ class StatisticalFaceSensor final : public FaceSensor {
     }
     // Not enrolled: every gallery comparison is an impostor comparison; a look-alike scores high against
     // the resident they resemble.
-    double best = r.max_of_normals(s_.face.impostor.mean, s_.face.impostor.sd, p.kind == PersonKind::lookalike ? gallery - 1 : gallery);
+    const ScoreDist& imp = impostor_dist(q.truth);
+    double best = r.max_of_normals(imp.mean, imp.sd, p.kind == PersonKind::lookalike ? gallery - 1 : gallery);
     e.best_id = p.kind == PersonKind::lookalike ? other_enrolled(ids, p.impersonates, r) : ids[r.below(gallery)];
     if (p.kind == PersonKind::lookalike) {
       const double victim = r.normal(s_.face.lookalike.mean, s_.face.lookalike.sd);
@@ -94,13 +96,14 @@ class StatisticalFaceSensor final : public FaceSensor {
       if (!p.enrolled) return std::nullopt;
       return r.normal(genuine_dist(q.truth).mean, genuine_dist(q.truth).sd);
     }
-    return r.normal(s_.face.impostor.mean, s_.face.impostor.sd);
+    return r.normal(impostor_dist(q.truth).mean, impostor_dist(q.truth).sd);
   }
 
  private:
   const ScoreDist& genuine_dist(MaskState m) const {
     return m == MaskState::none ? s_.face.genuine_unmasked : m == MaskState::worn ? s_.face.genuine_masked : s_.face.genuine_below_nose;
   }
+  const ScoreDist& impostor_dist(MaskState m) const { return m == MaskState::none ? s_.face.impostor : s_.face.impostor_masked; }
   static std::uint32_t other_enrolled(const std::vector<std::uint32_t>& ids, std::uint32_t self, RandomStream& r) {
     const std::size_t k = r.below(ids.size());
     return ids[k] != self ? ids[k] : ids[(k + 1) % ids.size()];

@@ -144,6 +144,8 @@ class Loader {
   }
 
   // Walks a mapping node whose keys sit under `prefix` ("" for the root, "population." ...).
+  std::string skip_key;  // a calibration file's top-level `measured:` block (not settings)
+
   void walk_map(const std::string& file, const YAML::Node& map, const std::string& prefix, std::size_t index,
                 const std::string& shown_prefix) {
     std::set<std::string> seen;
@@ -159,6 +161,7 @@ class Loader {
         error(file, key_node.Mark(), shown_prefix + key, "unknown key (write nested settings as mappings, not dotted names)");
         continue;
       }
+      if (!skip_key.empty() && key == skip_key && prefix == "face.") continue;
       const std::string path = prefix + key;
       const std::string shown = shown_prefix + key;
       if (!seen.insert(key).second) {
@@ -359,6 +362,11 @@ void cross_validate(Scenario& s, Loader& L, const std::string& file) {
   if (p.health_code_yellow_share + p.health_code_red_share > 1.0 + 1e-12)
     fail("population.health_code_red_share", "health_code_yellow_share + health_code_red_share must not exceed 1");
   if (s.day_end <= s.day_start) fail("day.end", "must be later than day.start");
+  // A masked impostor distribution that was not given is the unmasked one (the model before it was split).
+  if (!L.marks.count("face.impostor_masked.mean")) s.face.impostor_masked.mean = s.face.impostor.mean;
+  if (!L.marks.count("face.impostor_masked.sd")) s.face.impostor_masked.sd = s.face.impostor.sd;
+  if (s.pixel.stop_distance_m > s.pixel.start_distance_m)
+    fail("pixel.stop_distance_m", "is farther than pixel.start_distance_m; an approach closes the distance");
   if (s.policy.threshold_masked > s.policy.threshold_unmasked)
     fail("policy.threshold_masked", "is above policy.threshold_unmasked; masked probes score lower, so this is almost surely a mistake");
   if (s.arrivals.profile == "custom") {
@@ -474,7 +482,9 @@ LoadResult load(const YAML::Node& root, const std::string& file, const std::stri
         } else if (cal_root["calibration"]) {
           L.error(cal, cal_root["calibration"].Mark(), "calibration", "a calibration file cannot name another calibration file");
         } else {
+          L.skip_key = "measured";  // what the calibration was measured from: for people, not settings
           L.walk_map(cal, cal_root, "face.", 0, "face.");
+          L.skip_key.clear();
         }
       } catch (const YAML::Exception& e) {
         L.error(cal, e.mark, "", "YAML syntax error: " + e.msg);

@@ -117,8 +117,8 @@ std::vector<Field> build() {
     sd.seed_ref = GT_REF(std::uint64_t, s.seed);
     f.push_back(std::move(sd));
   }
-  f.push_back(choice<std::string>("fidelity", "statistical: sensor outcomes sampled from calibrated models (pixel and hil arrive with their issues)",
-                                  {{"statistical", "statistical"}}, GT_REF(std::string, s.fidelity)));
+  f.push_back(choice<std::string>("fidelity", "statistical: face outcomes sampled from calibrated distributions (face.*); pixel: every face attempt is rendered and decided by the real core in-process (pixel.*); hil arrives with its issue",
+                                  {{"statistical", "statistical"}, {"pixel", "pixel"}}, GT_REF(std::string, s.fidelity)));
   f.push_back(clock("day.start", "first arrival may occur at this time", GT_REF(SimTime, s.day_start)));
   f.push_back(clock("day.end", "no arrivals after this time; the run goes on until every queue is empty (at most a week: people still queued then are reported as unfinished and fail the run)", GT_REF(SimTime, s.day_end)));
   f.push_back(integer("day.index", "days", 0, 3650, "day number of the run; quarantine and validity windows count from day 0", GT_REF(int, s.day_index)));
@@ -185,10 +185,26 @@ std::vector<Field> build() {
   score(f, "face.genuine_masked", "... wearing a mask", GT_REF(ScoreDist, s.face.genuine_masked));
   score(f, "face.genuine_below_nose", "... with the mask below the nose", GT_REF(ScoreDist, s.face.genuine_below_nose));
   score(f, "face.impostor", "a different person's template (1:N takes the maximum over the gallery)", GT_REF(ScoreDist, s.face.impostor));
+  score(f, "face.impostor_masked", "... for a masked probe (mask worn or below the nose); default: the same as face.impostor", GT_REF(ScoreDist, s.face.impostor_masked));
   score(f, "face.lookalike", "a look-alike against the resident they resemble", GT_REF(ScoreDist, s.face.lookalike));
   f.push_back(share("face.fta_unmasked", "failure to acquire per attempt, unmasked (face too small, turned away)", GT_REF(double, s.face.fta_unmasked)));
   f.push_back(share("face.fta_masked", "failure to acquire per attempt, masked", GT_REF(double, s.face.fta_masked)));
   f.push_back(share("face.mask_classifier_accuracy", "probability the core classifies the mask state correctly", GT_REF(double, s.face.mask_classifier_accuracy)));
+
+  // --- pixel fidelity
+  f.push_back(text("pixel.models", "model cache directory; empty: $GATETWIN_MODELS or ~/.cache/gatetwin/models (installed by scripts/setup.sh)", GT_REF(std::string, s.pixel.models)));
+  f.push_back(text("pixel.manifest", "model manifest (YAML); empty: the shipped models/faceplugin-0.0.1.yaml", GT_REF(std::string, s.pixel.manifest)));
+  f.push_back(num("pixel.hfov_deg", "°", 10.0, 120.0, "gate camera horizontal field of view at 640x480 (sets the face size at a distance)", GT_REF(double, s.pixel.hfov_deg)));
+  f.push_back(num("pixel.fps", "frames/s", 1.0, 60.0, "gate camera frame rate", GT_REF(double, s.pixel.fps)));
+  f.push_back(num("pixel.start_distance_m", "m", 0.3, 5.0, "distance of the first frame of an approach", GT_REF(double, s.pixel.start_distance_m)));
+  f.push_back(num("pixel.stop_distance_m", "m", 0.3, 3.0, "where a resident stands at the terminal (retries are captured here)", GT_REF(double, s.pixel.stop_distance_m)));
+  f.push_back(num("pixel.walk_speed_mps", "m/s", 0.1, 3.0, "approach speed", GT_REF(double, s.pixel.walk_speed_mps)));
+  f.push_back(secs("pixel.dwell", 0.0, 30.0, "frames at the terminal before an attempt with no usable face counts as a failure to acquire", GT_REF(double, s.pixel.dwell_s)));
+  f.push_back(num("pixel.nuisance", "", 0.0, 2.0, "pose, lighting and blur range of gate captures: 0 studio, 1 gate conditions, 2 harsh", GT_REF(double, s.pixel.nuisance)));
+  f.push_back(num("pixel.enrol_nuisance", "", 0.0, 2.0, "the same for the enrolment photo residents submit through the mini-program", GT_REF(double, s.pixel.enrol_nuisance)));
+  f.push_back(share("pixel.lookalike_resemblance", "how closely a look-alike's face copies the resident's: 0 unrelated, 1 identical twin", GT_REF(double, s.pixel.lookalike_resemblance)));
+  f.push_back(share("pixel.adjacent_share", "probability that someone is in view in the adjacent lane during an attempt", GT_REF(double, s.pixel.adjacent_share)));
+  f.push_back(integer("pixel.threads", "threads", 1, 64, "threads the models may use", GT_REF(int, s.pixel.threads)));
 
   // --- thermal
   f.push_back(boolean("thermal.blackbody_reference", "a blackbody reference is installed (noise 0.3 °C instead of 0.5 °C)", GT_REF(bool, s.thermal.blackbody_reference)));
@@ -278,6 +294,7 @@ const std::vector<std::pair<std::string, std::string>>& sections() {
       {"gates", "Gates and lanes (a list; at least one gate)"},
       {"service", "Service-time components (each a lognormal with mean and sd)"},
       {"face", "Statistical face-recognition model (scores are cosine similarities)"},
+      {"pixel", "Pixel fidelity: rendered faces and the real core (fidelity: pixel)"},
       {"thermal", "Thermal sensor and body-temperature model"},
       {"card", "Card reader"},
       {"staff", "Staff on duty"},

@@ -90,10 +90,28 @@ struct FaceModelSpec {
   ScoreDist genuine_masked{0.66, 0.10};
   ScoreDist genuine_below_nose{0.70, 0.09};
   ScoreDist impostor{0.12, 0.08};
+  ScoreDist impostor_masked{0.12, 0.08};  // probes with a mask worn; the loader copies `impostor` when unset
   ScoreDist lookalike{0.55, 0.08};
   double fta_unmasked = 0.01;
   double fta_masked = 0.03;
   double mask_classifier_accuracy = 0.97;
+};
+
+// Pixel fidelity: every face attempt is rendered and decided by the real core (see docs/scenarios.md).
+struct PixelSpec {
+  std::string models;               // model cache directory; "" = $GATETWIN_MODELS or ~/.cache/gatetwin/models
+  std::string manifest;             // model manifest; "" = the shipped models/faceplugin-0.0.1.yaml
+  double hfov_deg = 40.0;           // camera horizontal field of view at 640x480
+  double fps = 10.0;                // camera frames per second
+  double start_distance_m = 1.8;    // the first frame of an approach
+  double stop_distance_m = 0.6;     // where the resident stands at the terminal
+  double walk_speed_mps = 0.8;      // approach speed
+  double dwell_s = 1.0;             // frames at the terminal before an attempt counts as a failure to acquire
+  double nuisance = 1.0;            // pose, light and blur range of gate captures (0 studio .. 1 gate .. 2)
+  double enrol_nuisance = 0.25;     // ... of the enrolment photo submitted through the mini-program
+  double lookalike_resemblance = 0.85;  // 0 an unrelated face .. 1 an identical twin
+  double adjacent_share = 0.0;      // probability that someone stands in the adjacent lane, in view
+  int threads = 2;                  // OpenCV threads for the models
 };
 
 struct ThermalSpec {
@@ -141,6 +159,7 @@ struct Scenario {
   std::vector<GateSpec> gates;
   ServiceSpec service;
   FaceModelSpec face;
+  PixelSpec pixel;
   ThermalSpec thermal;
   CardSpec card;
   StaffSpec staff;

@@ -1,6 +1,7 @@
 #pragma once
 // The world of one run: arrivals, gates, lanes, queues, staff, and the statistical sensor models, all on
 // one Simulation. `run_world` is a pure function of the scenario (which includes its seed).
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -53,6 +54,32 @@ struct AttemptCounts {
   std::uint64_t temperature_measurements = 0;
 };
 
+// What pixel mode measured with the real core (empty in statistical runs): the raw material of
+// `gatetwin calibrate`. Indexed by true mask state (0 none, 1 worn, 2 below nose) where an array.
+struct PixelMeasurements {
+  static constexpr int kBins = 400;                 // score histograms over [-1, 1), 0.005 wide
+  bool active = false;
+  std::uint64_t enrolled = 0, failed_to_enrol = 0;  // enrolment photos turned into templates / refused by the core
+  std::uint64_t attempts = 0, frames_rendered = 0, frames_analysed = 0;
+  std::uint64_t decided_on_other = 0;               // attempts the core decided on someone other than the subject
+  std::array<std::vector<double>, 3> genuine;       // acquired attempts of enrolled persons: score against their own template
+  std::array<std::array<std::uint64_t, kBins>, 3> impostor_hist{};  // every other gallery template, per acquired attempt
+  std::array<double, 3> impostor_sum{}, impostor_sum_sq{};
+  std::array<std::uint64_t, 3> impostor_n{};
+  // Per acquired attempt: the best impostor score and over how many gallery persons it was the best (the
+  // 1:N maximum the statistical model draws with max_of_normals).
+  std::array<std::vector<std::pair<double, std::uint32_t>>, 3> best_impostor;
+  std::vector<double> lookalike;                    // look-alikes against the resident they resemble
+  std::array<std::array<std::uint64_t, 3>, 3> mask_confusion{};  // [true][classified], acquired attempts
+  std::vector<std::pair<std::string, std::uint64_t>> failure_reasons;  // attempts that acquired no face, by the last frame's reason
+  // Milliseconds summed over analysed frames, per stage: detect, landmarks, align, quality, mask, embed, total.
+  std::array<double, 7> stage_ms_sum{};
+  std::vector<double> attempt_ms;                   // core time per attempt (all its frames)
+  std::vector<double> frames_per_attempt;
+  double render_ms_sum = 0;
+  static constexpr const char* kStages[7] = {"detect", "landmarks", "align", "quality", "mask", "embed", "total"};
+};
+
 // The longest queues seen during the minute that starts at `t`.
 struct TimelineSample {
   SimTime t;
@@ -73,6 +100,7 @@ struct RunOutput {
   std::uint64_t unfinished = 0;          // still waiting a week after day.end (a hopelessly overloaded gate)
   std::vector<std::string> person_labels;  // by person id
   std::vector<bool> febrile;               // ground truth by person id
+  PixelMeasurements pixel;                 // fidelity: pixel only
   bool person_febrile(std::uint32_t id) const { return febrile[id]; }
 };
 
