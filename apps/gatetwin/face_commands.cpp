@@ -51,7 +51,18 @@ void add_set_options(CLI::App* c, Options& o) {
   c->add_option("--masked", o.set.masked, "captures with the mask worn properly")->capture_default_str()->check(CLI::Range(0u, 50u));
   c->add_option("--below-nose", o.set.below_nose, "captures with the mask below the nose")->capture_default_str()->check(CLI::Range(0u, 50u));
   c->add_option("--on-chin", o.set.on_chin, "captures with the mask on the chin")->capture_default_str()->check(CLI::Range(0u, 50u));
-  c->add_option("--nuisance", o.set.nuisance, "pose/light/blur range, 0 (studio) .. 1 (gate) .. 2")->capture_default_str()->check(CLI::Range(0.0, 2.0));
+  c->add_option("--nuisance", o.set.nuisance, "gate probes' pose/light/blur range, 0 (studio) .. 1 (gate) .. 2")->capture_default_str()->check(CLI::Range(0.0, 2.0));
+  c->add_option("--enrol-nuisance", o.set.enrol_nuisance, "enrolment photos' (mini-program) pose/light/blur range")->capture_default_str()->check(CLI::Range(0.0, 2.0));
+  c->add_option("--distance-min", o.set.distance_min_m, "gate probes: nearest distance from the camera, m")->capture_default_str()->check(CLI::Range(0.2, 5.0));
+  c->add_option("--distance-max", o.set.distance_max_m, "gate probes: farthest distance from the camera, m")->capture_default_str()->check(CLI::Range(0.2, 5.0));
+  c->add_option("--lookalikes", o.set.lookalikes, "identities that also get look-alike impostors (one bare, one masked per level)")->capture_default_str()->check(CLI::Range(0u, 100000u));
+  c->add_option("--resemblance", o.set.resemblance, "look-alike resemblance levels, 1 (identical twin) .. 0 (unrelated)")->capture_default_str()->check(CLI::Range(0.0, 1.0))->delimiter(',');
+}
+
+void check_set(const sim::FaceSetSpec& s) {
+  if (s.distance_max_m < s.distance_min_m)
+    throw std::runtime_error("--distance-max (" + std::to_string(s.distance_max_m) + ") is below --distance-min (" +
+                             std::to_string(s.distance_min_m) + ")");
 }
 
 void add_model_options(CLI::App* c, Options& o) {
@@ -70,6 +81,7 @@ void add_face_commands(CLI::App& app, int* exit_code) {
   faces->add_option("-o,--out", o->out, "new directory for the set")->required();
   faces->callback([o, exit_code] {
     *exit_code = guarded([&] {
+      check_set(o->set);
       const auto labels = sim::render_face_set(o->set, o->out);
       std::cout << "faces: " << labels.size() << " images of " << o->set.identities << " identities in " << o->out << "\n";
       return 0;
@@ -105,6 +117,7 @@ void add_face_commands(CLI::App& app, int* exit_code) {
   eval->callback([o, exit_code] {
     *exit_code = guarded([&] {
       if (o->threads > 0) cv::setNumThreads(o->threads);
+      check_set(o->set);
       rv::FacePipeline pipeline(manifest_of(*o));
       const recognizer::Policy policy;
       const sim::EvalReport r = o->images.empty() ? sim::evaluate(pipeline, sim::render_face_captures(o->set), policy)

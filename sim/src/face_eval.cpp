@@ -12,6 +12,7 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include "gatetwin/sim/random.hpp"
 #include "gatetwin/sim/report.hpp"
 
 namespace gatetwin::sim {
@@ -69,49 +70,138 @@ std::vector<std::string> split_csv(const std::string& line) {
 
 }  // namespace
 
+namespace {
+
+using Rng = RandomStream;
+
+std::uint64_t capture_key(std::uint32_t person, std::uint32_t capture) {
+  return (static_cast<std::uint64_t>(person) << 20) | capture;
+}
+
+// The person's real inter-ocular distance (adult mean 63 mm, sd ~3.5 mm): with the camera's focal length
+// it sets the face size at a distance.
+double interocular_m(std::uint64_t seed, std::uint32_t person) {
+  Rng r(seed, "face.set.iod_m", person);
+  return std::clamp(r.normal(0.063, 0.0035), 0.054, 0.072);
+}
+
+// A gate probe: the capture's nuisance from render::sample_capture, the face size from the distance.
+// The person looks at the terminal's screen, a few centimetres off the camera's axis, and stands where
+// the screen shows the whole face.
+render::Capture gate_capture(const FaceSetSpec& spec, std::uint32_t person, std::uint32_t key_person,
+                             std::uint32_t capture, double* distance) {
+  render::Capture c = render::sample_capture(spec.seed, key_person, capture, spec.nuisance);
+  Rng r(spec.seed, "face.set.distance", capture_key(key_person, capture));
+  const double lo = std::max(0.1, spec.distance_min_m), hi = std::max(lo, spec.distance_max_m);
+  const double d = hi > lo ? r.uniform(lo, hi) : lo;
+  CameraModel cam = spec.camera;
+  cam.frame = spec.frame;
+  c.interocular_px = cam.interocular_px(d, interocular_m(spec.seed, person));
+  const double n = std::clamp(spec.nuisance, 0.0, 2.0), f = cam.focal_px(), iod = c.interocular_px;
+  const double w = spec.frame.width, h = spec.frame.height;
+  double x = 0.5 * w + f * n * r.uniform(-0.08, 0.08) / d;
+  double y = 0.47 * h + f * n * r.uniform(-0.06, 0.06) / d;
+  x = 1.4 * iod < w - 1.4 * iod ? std::clamp(x, 1.4 * iod, w - 1.4 * iod) : 0.5 * w;
+  y = 1.4 * iod < h - 2.1 * iod ? std::clamp(y, 1.4 * iod, h - 2.1 * iod) : 0.45 * h;
+  c.face_centre = {x, y};
+  *distance = d;
+  return c;
+}
+
+// An enrolment photo as the mini-program takes it: frontal, evenly lit, sharp, the face large and
+// centred, eyes open, no hat.
+render::Capture enrol_capture(const FaceSetSpec& spec, std::uint32_t person, std::uint32_t capture) {
+  render::Capture c = render::sample_capture(spec.seed, person, capture, spec.enrol_nuisance);
+  Rng r(spec.seed, "face.set.enrol", capture_key(person, capture));
+  const double k = spec.frame.width / 640.0;
+  c.interocular_px = k * r.uniform(70, 100);
+  c.face_centre = {spec.frame.width * (c.face_centre.x / 640.0), spec.frame.height * 0.45 + (c.face_centre.y - 225) * k};
+  c.hat = false;
+  c.eyes_closed = 0;
+  return c;
+}
+
+}  // namespace
+
 std::vector<RenderedCapture> render_face_captures(const FaceSetSpec& spec) {
   std::vector<RenderedCapture> out;
   constexpr std::array<render::MaskKind, 4> kinds{render::MaskKind::surgical, render::MaskKind::cloth,
                                                   render::MaskKind::n95, render::MaskKind::black};
+  auto emit = [&](const render::FaceIdentity& id, render::Capture c, LabelledImage label) {
+    c.jpeg_quality = 0;  // compression happens once, when the image is encoded below
+    render::Rendered r = render::render_face(id, c, spec.frame);
+    if (spec.jpeg_quality > 0) {  // what a camera delivers: the round trip is part of the image
+      std::vector<unsigned char> buf;
+      cv::imencode(".jpg", r.image, buf, {cv::IMWRITE_JPEG_QUALITY, spec.jpeg_quality});
+      r.image = cv::imdecode(buf, cv::IMREAD_COLOR);
+    }
+    label.mask_kind = kind_name(c.wear == render::MaskWear::none ? render::MaskKind::none : c.mask);
+    label.wear = wear_name(c.wear);
+    label.box = r.truth.face_box;
+    out.push_back({std::move(label), std::move(r.image)});
+  };
+  auto wear_mask = [&](render::Capture& c, render::MaskWear wear, std::uint32_t person, std::uint32_t capture) {
+    if (wear == render::MaskWear::none) return;
+    c.wear = wear;
+    c.mask = kinds[(person + capture) % kinds.size()];
+    c.mask_colour = static_cast<int>((person * 7 + capture * 3) % 5);
+  };
+  auto state_of = [](render::MaskWear wear) {
+    return wear == render::MaskWear::proper       ? MaskState::worn
+           : wear == render::MaskWear::below_nose ? MaskState::below_nose
+                                                  : MaskState::none;
+  };
   for (std::uint32_t i = 0; i < spec.identities; ++i) {
     const std::uint32_t person = spec.first_person + i;
     const render::FaceIdentity id = render::sample_identity(spec.seed, person);
     std::uint32_t capture = 0;
-    auto add = [&](render::MaskWear wear, std::uint32_t count) {
+    auto add = [&](render::MaskWear wear, std::uint32_t count, bool first_enrols) {
       for (std::uint32_t k = 0; k < count; ++k, ++capture) {
-        render::Capture c = render::sample_capture(spec.seed, person, capture, spec.nuisance);
-        c.jpeg_quality = 0;  // compression happens once, when the image is encoded below
-        if (wear != render::MaskWear::none) {
-          c.wear = wear;
-          c.mask = kinds[(person + capture) % kinds.size()];
-          c.mask_colour = static_cast<int>((person * 7 + capture * 3) % 5);
-        }
-        render::Rendered r = render::render_face(id, c, spec.frame);
-        if (spec.jpeg_quality > 0) {  // what a camera delivers: the round trip is part of the image
-          std::vector<unsigned char> buf;
-          cv::imencode(".jpg", r.image, buf, {cv::IMWRITE_JPEG_QUALITY, spec.jpeg_quality});
-          r.image = cv::imdecode(buf, cv::IMREAD_COLOR);
-        }
-        RenderedCapture rc;
+        const bool enrol = first_enrols && k == 0;
+        double distance = 0;
+        render::Capture c = enrol ? enrol_capture(spec, person, capture) : gate_capture(spec, person, person, capture, &distance);
+        wear_mask(c, wear, person, capture);
+        LabelledImage l;
         std::ostringstream name;
         name << "p" << std::setw(5) << std::setfill('0') << person << "_c" << std::setw(2) << capture << "_"
              << wear_name(wear) << ".jpg";
-        rc.label.file = name.str();
-        rc.label.person = person;
-        rc.label.mask = wear == render::MaskWear::proper       ? MaskState::worn
-                        : wear == render::MaskWear::below_nose ? MaskState::below_nose
-                                                               : MaskState::none;
-        rc.label.mask_kind = kind_name(c.mask);
-        rc.label.wear = wear_name(wear);
-        rc.label.box = r.truth.face_box;
-        rc.image = std::move(r.image);
-        out.push_back(std::move(rc));
+        l.file = name.str();
+        l.person = person;
+        l.mask = state_of(wear);
+        l.role = enrol ? "enrol" : "probe";
+        l.distance_m = distance;
+        emit(id, c, std::move(l));
       }
     };
-    add(render::MaskWear::none, spec.unmasked);
-    add(render::MaskWear::proper, spec.masked);
-    add(render::MaskWear::below_nose, spec.below_nose);
-    add(render::MaskWear::on_chin, spec.on_chin);
+    add(render::MaskWear::none, spec.unmasked, true);
+    add(render::MaskWear::proper, spec.masked, true);
+    add(render::MaskWear::below_nose, spec.below_nose, false);
+    add(render::MaskWear::on_chin, spec.on_chin, false);
+    if (i >= spec.lookalikes) continue;
+    // Look-alikes: per level a different person resembling this one, seen once bare and once masked.
+    for (std::size_t level = 0; level < spec.resemblance.size(); ++level) {
+      const double rho = std::clamp(spec.resemblance[level], 0.0, 1.0);
+      const std::uint64_t twin_seed = Rng(spec.seed, "face.set.lookalike", capture_key(person, static_cast<std::uint32_t>(level))).next_u64();
+      const render::FaceIdentity twin = render::lookalike_of(id, rho, twin_seed);
+      for (std::uint32_t k = 0; k < 2; ++k) {
+        const std::uint32_t cap = 1000 + static_cast<std::uint32_t>(level) * 2 + k;
+        double distance = 0;
+        render::Capture c = gate_capture(spec, person, person, cap, &distance);
+        const render::MaskWear wear = k == 0 ? render::MaskWear::none : render::MaskWear::proper;
+        wear_mask(c, wear, person, cap);
+        LabelledImage l;
+        std::ostringstream name;
+        name << "p" << std::setw(5) << std::setfill('0') << person << "_l" << std::setw(3) << std::lround(rho * 100) << "_c"
+             << std::setw(2) << k << "_" << wear_name(wear) << ".jpg";
+        l.file = name.str();
+        l.person = person;
+        l.mask = state_of(wear);
+        l.role = "lookalike";
+        l.distance_m = distance;
+        l.resemblance = rho;
+        emit(twin, c, std::move(l));
+      }
+    }
   }
   return out;
 }
@@ -136,7 +226,7 @@ std::vector<LabelledImage> render_face_set(const FaceSetSpec& spec, const fs::pa
     }
   } cleanup{staging};
   std::ostringstream csv;
-  csv << "file,person,mask,mask_kind,wear,box_x,box_y,box_w,box_h\n";
+  csv << "file,person,mask,mask_kind,wear,box_x,box_y,box_w,box_h,role,distance_m,resemblance\n";
   std::vector<LabelledImage> labels;
   FaceSetSpec raw = spec;
   raw.jpeg_quality = 0;  // the file's own JPEG encoding is the camera's one compression
@@ -147,7 +237,8 @@ std::vector<LabelledImage> render_face_set(const FaceSetSpec& spec, const fs::pa
     const auto& b = rc.label.box;
     csv << rc.label.file << ',' << rc.label.person << ',' << recognizer::to_string(rc.label.mask) << ','
         << rc.label.mask_kind << ',' << rc.label.wear << ',' << std::fixed << std::setprecision(1) << b.x << ',' << b.y
-        << ',' << b.width << ',' << b.height << '\n';
+        << ',' << b.width << ',' << b.height << ',' << rc.label.role << ',' << std::setprecision(3) << rc.label.distance_m
+        << ',' << std::setprecision(2) << rc.label.resemblance << '\n';
     labels.push_back(rc.label);
   }
   write_file_atomic((staging / "labels.csv").string(), csv.str());
@@ -206,6 +297,20 @@ std::vector<LabelledImage> load_labels(const fs::path& dir) {
                            std::stod(field("box_h")));
       } catch (const std::exception&) {
         fail("box", "box_x, box_y, box_w, box_h must be numbers");
+      }
+    }
+    l.role = field("role");
+    if (!l.role.empty() && l.role != "enrol" && l.role != "probe" && l.role != "lookalike")
+      fail("role", "must be enrol, probe, lookalike or empty, got '" + l.role + "'");
+    for (auto [name, value] : {std::pair{"distance_m", &l.distance_m}, std::pair{"resemblance", &l.resemblance}}) {
+      const std::string v = field(name);
+      if (v.empty()) continue;
+      try {
+        std::size_t used = 0;
+        *value = std::stod(v, &used);
+        if (used != v.size() || !(*value >= 0)) throw std::out_of_range("");
+      } catch (const std::exception&) {
+        fail(name, "must be a number >= 0, got '" + v + "'");
       }
     }
     out.push_back(l);
@@ -274,18 +379,42 @@ double EvalReport::fta(const std::string& m) const {
   return static_cast<double>(it->second.second) / static_cast<double>(it->second.first);
 }
 
+const ProtocolResult* EvalReport::protocol(const std::string& name) const {
+  for (const auto& p : protocols)
+    if (p.name == name) return &p;
+  return nullptr;
+}
+
+double threshold_at_fmr(const ProtocolResult& p, double target_fmr) {
+  if (p.impostor.empty()) return std::numeric_limits<double>::quiet_NaN();
+  // Accept when score >= t: the smallest t with at most target * n impostors at or above it.
+  const auto n = static_cast<double>(p.impostor.size());
+  const auto allowed = static_cast<std::size_t>(std::floor(std::clamp(target_fmr, 0.0, 1.0) * n));
+  if (allowed >= p.impostor.size()) return -1.0;
+  const double v = p.impostor[p.impostor.size() - 1 - allowed];  // sorted ascending
+  return std::nextafter(v, 2.0);
+}
+
 namespace {
 
 struct Probe {
   std::uint32_t person;
   MaskState mask;
   std::vector<float> embedding;
+  double resemblance = 0;
 };
 
 double dot(const std::vector<float>& a, const std::vector<float>& b) {
   double s = 0;
   for (std::size_t i = 0; i < a.size(); ++i) s += static_cast<double>(a[i]) * b[i];
   return s;
+}
+
+std::string distance_band(double d) {
+  const double lo = std::floor(d * 4 + 1e-9) / 4;
+  std::ostringstream s;
+  s << std::fixed << std::setprecision(2) << lo << "-" << lo + 0.25 << " m";
+  return s.str();
 }
 
 class Evaluator {
@@ -301,23 +430,39 @@ class Evaluator {
     ++acq.first;
     const vision::FrameAnalysis a = pipeline_.analyse(image);
     latency_sum_ += a.timings.total;
+    const bool enrol_photo = label.role == "enrol";
+    bool detected = false;
     if (label.box.area() > 0) {
       ++report_.boxes_checked;
-      if (a.deciding >= 0) {
-        const cv::Rect2f b = a.faces[static_cast<std::size_t>(a.deciding)].detection.box;
-        if (vision::iou(b, cv::Rect2f(label.box)) >= 0.4) ++report_.boxes_found;
+      for (const auto& f : a.faces)
+        if (vision::iou(f.detection.box, cv::Rect2f(label.box)) >= 0.4) detected = true;
+      if (detected) ++report_.boxes_found;
+    }
+    if (enrol_photo) ++report_.enrolments;
+    if (!enrol_photo) {  // a gate capture: detection and acquisition per mask state and distance band
+      std::vector<ProbeCounts*> strata{&report_.probes_by_mask[std::string(recognizer::to_string(label.mask))]};
+      if (label.distance_m > 0) strata.push_back(&report_.probes_by_distance[distance_band(label.distance_m)]);
+      for (ProbeCounts* c : strata) {
+        ++c->images;
+        if (label.box.area() > 0) ++c->with_box, c->detected += detected ? 1 : 0;
+        if (!a.usable()) ++c->not_acquired, c->too_small += a.failure == vision::AcquireFailure::too_small ? 1 : 0;
       }
     }
     if (!a.usable()) {
       ++acq.second;
       ++report_.failure_reasons[std::string(vision::to_string(a.failure))];
+      if (enrol_photo) ++report_.enrol_failures;
       return;
     }
     ++report_.mask_confusion[mask_index(label.mask)][mask_index(a.mask.state)];
     const bool masked = label.mask != MaskState::none;
+    if (label.role == "lookalike") {
+      lookalikes_.push_back({label.person, label.mask, a.embedding, label.resemblance});
+      return;
+    }
     auto& enrolled = masked ? masked_enrol_ : unmasked_enrol_;
-    if (!enrolled.count(label.person)) {
-      enrolled[label.person] = a.embedding;
+    if (enrol_photo || (label.role.empty() && !enrolled.count(label.person))) {
+      if (!enrolled.count(label.person)) enrolled[label.person] = a.embedding;
       return;
     }
     probes_.push_back({label.person, label.mask, a.embedding});
@@ -340,6 +485,16 @@ class Evaluator {
     report_.protocols.push_back(score_protocol("unmasked/unmasked", std::move(g_uu), std::move(i_uu)));
     report_.protocols.push_back(score_protocol("unmasked/masked", std::move(g_um), std::move(i_um)));
     report_.protocols.push_back(score_protocol("masked/masked", std::move(g_mm), std::move(i_mm)));
+    // Look-alikes against the unmasked enrolment of the person they resemble.
+    std::map<double, LookalikeResult, std::greater<>> levels;
+    for (const Probe& p : lookalikes_) {
+      auto it = unmasked_enrol_.find(p.person);
+      if (it == unmasked_enrol_.end()) continue;
+      auto& l = levels[p.resemblance];
+      l.resemblance = p.resemblance;
+      (p.mask == MaskState::none ? l.unmasked : l.masked).push_back(dot(it->second, p.embedding));
+    }
+    for (auto& [r, l] : levels) report_.lookalikes.push_back(std::move(l));
     report_.mean_latency_ms = report_.images ? latency_sum_ / static_cast<double>(report_.images) : 0.0;
     return report_;
   }
@@ -348,9 +503,21 @@ class Evaluator {
   vision::FacePipeline& pipeline_;
   EvalReport report_;
   std::map<std::uint32_t, std::vector<float>> unmasked_enrol_, masked_enrol_;
-  std::vector<Probe> probes_;
+  std::vector<Probe> probes_, lookalikes_;
   double latency_sum_ = 0;
 };
+
+double share_at_or_above(const std::vector<double>& v, double t) {
+  if (v.empty()) return 0;
+  return static_cast<double>(std::count_if(v.begin(), v.end(), [&](double s) { return s >= t; })) /
+         static_cast<double>(v.size());
+}
+
+double mean_of(const std::vector<double>& v) {
+  double s = 0;
+  for (double x : v) s += x;
+  return v.empty() ? 0.0 : s / static_cast<double>(v.size());
+}
 
 }  // namespace
 
@@ -426,6 +593,18 @@ void write_eval_report(const EvalReport& r, const fs::path& dir) {
     j["failure_to_acquire"][m] = {{"images", a.first}, {"failures", a.second}, {"rate", r.fta(m)}};
   j["failure_reasons"] = r.failure_reasons;
   j["detection"] = {{"with_true_box", r.boxes_checked}, {"found_iou_0_4", r.boxes_found}};
+  auto counts = [](const ProbeCounts& c) {
+    return nlohmann::json{{"images", c.images},
+                          {"with_true_box", c.with_box},
+                          {"detected", c.detected},
+                          {"detection_rate", c.with_box ? static_cast<double>(c.detected) / static_cast<double>(c.with_box) : 0.0},
+                          {"not_acquired", c.not_acquired},
+                          {"too_small", c.too_small},
+                          {"fta", c.images ? static_cast<double>(c.not_acquired) / static_cast<double>(c.images) : 0.0}};
+  };
+  for (const auto& [m, c] : r.probes_by_mask) j["gate_probes"]["by_mask"][m] = counts(c);
+  for (const auto& [d, c] : r.probes_by_distance) j["gate_probes"]["by_distance"][d] = counts(c);
+  j["enrolment"] = {{"photos", r.enrolments}, {"failures_to_enrol", r.enrol_failures}};
   const char* names[] = {"none", "worn", "below_nose"};
   for (std::size_t i = 0; i < 3; ++i)
     for (std::size_t k = 0; k < 3; ++k) j["mask_classifier"]["confusion"][names[i]][names[k]] = r.mask_confusion[i][k];
@@ -441,6 +620,8 @@ void write_eval_report(const EvalReport& r, const fs::path& dir) {
     pj["policy_threshold"] = t;
     pj["fmr_at_policy_threshold"] = p.fmr_at(t);
     pj["fnmr_at_policy_threshold"] = p.fnmr_at(t);
+    pj["mean_genuine_score"] = mean_of(p.genuine);
+    pj["mean_impostor_score"] = mean_of(p.impostor);
     j["protocols"][p.name] = pj;
     std::ostringstream csv;
     csv << "threshold,fmr,fnmr\n";
@@ -449,17 +630,62 @@ void write_eval_report(const EvalReport& r, const fs::path& dir) {
     std::replace(file.begin(), file.end(), '/', '_');
     write_file_atomic((dir / file).string(), csv.str());
   }
+  for (const auto& op : operating_points(r)) {
+    j["operating_points"].push_back({{"unmasked_fmr", op.fmr},
+                                     {"threshold", op.threshold},
+                                     {"fnmr_unmasked", op.fnmr_unmasked},
+                                     {"fnmr_masked", op.fnmr_masked},
+                                     {"fmr_masked", op.fmr_masked}});
+  }
+  for (const auto& l : r.lookalikes) {
+    j["lookalikes"].push_back({{"resemblance", l.resemblance},
+                               {"unmasked_probes", l.unmasked.size()},
+                               {"masked_probes", l.masked.size()},
+                               {"mean_score_unmasked", mean_of(l.unmasked)},
+                               {"mean_score_masked", mean_of(l.masked)},
+                               {"fmr_unmasked_at_policy", share_at_or_above(l.unmasked, r.threshold_unmasked)},
+                               {"fmr_masked_at_policy", share_at_or_above(l.masked, r.threshold_masked)}});
+  }
   write_file_atomic((dir / "report.json").string(), j.dump(2) + "\n");
   std::vector<unsigned char> png;
   cv::imencode(".png", draw_det(r), png);
   write_file_atomic((dir / "det.png").string(), std::string(png.begin(), png.end()));
 }
 
+std::vector<OperatingPoint> operating_points(const EvalReport& r) {
+  std::vector<OperatingPoint> out;
+  const ProtocolResult* uu = r.protocol("unmasked/unmasked");
+  const ProtocolResult* um = r.protocol("unmasked/masked");
+  if (!uu || uu->genuine.empty() || uu->impostor.empty()) return out;
+  for (double fmr : {1e-2, 1e-3, 1e-4}) {
+    if (fmr * static_cast<double>(uu->impostor.size()) < 10) continue;  // too few impostors to place it
+    OperatingPoint op;
+    op.fmr = fmr;
+    op.threshold = threshold_at_fmr(*uu, fmr);
+    op.fnmr_unmasked = uu->fnmr_at(op.threshold);
+    op.fnmr_masked = um && !um->genuine.empty() ? um->fnmr_at(op.threshold) : std::numeric_limits<double>::quiet_NaN();
+    op.fmr_masked = um && !um->impostor.empty() ? um->fmr_at(op.threshold) : std::numeric_limits<double>::quiet_NaN();
+    out.push_back(op);
+  }
+  return out;
+}
+
 std::string eval_summary(const EvalReport& r) {
   std::ostringstream s;
   s << std::fixed << std::setprecision(2);
+  auto pct = [](std::size_t a, std::size_t b) { return b ? 100.0 * static_cast<double>(a) / static_cast<double>(b) : 0.0; };
   s << "images: " << r.images << "  mean pipeline latency: " << r.mean_latency_ms << " ms\n";
   s << "detection (true box, IoU >= 0.4): " << r.boxes_found << "/" << r.boxes_checked << "\n";
+  auto stratum = [&](const std::string& name, const ProbeCounts& c) {
+    s << "  " << name << ": detected " << c.detected << "/" << c.with_box << " (" << pct(c.detected, c.with_box)
+      << "%), not acquired " << c.not_acquired << "/" << c.images << " (" << pct(c.not_acquired, c.images)
+      << "%; below the minimum size: " << c.too_small << ")\n";
+  };
+  if (!r.probes_by_mask.empty()) s << "gate probes per true mask state:\n";
+  for (const auto& [m, c] : r.probes_by_mask) stratum(m, c);
+  if (!r.probes_by_distance.empty()) s << "gate probes per distance band:\n";
+  for (const auto& [d, c] : r.probes_by_distance) stratum(d, c);
+  if (r.enrolments) s << "failure to enrol: " << r.enrol_failures << "/" << r.enrolments << "\n";
   for (const auto& [m, a] : r.acquire)
     s << "failure to acquire, " << m << ": " << a.second << "/" << a.first << " (" << 100 * r.fta(m) << "%)\n";
   s << "mask classifier accuracy: " << 100 * r.mask_accuracy() << "% (rows true none/worn/below_nose, cols classified)\n";
@@ -472,7 +698,21 @@ std::string eval_summary(const EvalReport& r) {
     }
     s << p.name << ": EER " << 100 * p.eer << "% at " << p.eer_threshold << "; at the policy threshold " << t
       << ": FMR " << 100 * p.fmr_at(t) << "%, FNMR " << 100 * p.fnmr_at(t) << "% (" << p.genuine.size()
-      << " genuine, " << p.impostor.size() << " impostor comparisons)\n";
+      << " genuine, " << p.impostor.size() << " impostor comparisons; mean scores " << mean_of(p.genuine) << " / "
+      << mean_of(p.impostor) << ")\n";
+  }
+  for (const auto& op : operating_points(r)) {
+    s << "unmasked operating point FMR " << 100 * op.fmr << "% (threshold " << std::setprecision(3) << op.threshold
+      << std::setprecision(2) << "): FNMR unmasked " << 100 * op.fnmr_unmasked << "%, masked " << 100 * op.fnmr_masked
+      << "% (x" << std::setprecision(1) << (op.fnmr_unmasked > 0 ? op.fnmr_masked / op.fnmr_unmasked : 0.0)
+      << std::setprecision(2) << "); masked FMR " << 100 * op.fmr_masked << "%\n";
+  }
+  for (const auto& l : r.lookalikes) {
+    s << "look-alikes, resemblance " << l.resemblance << ": FMR unmasked at " << r.threshold_unmasked << " "
+      << 100 * share_at_or_above(l.unmasked, r.threshold_unmasked) << "% (" << l.unmasked.size() << ", mean score "
+      << mean_of(l.unmasked) << "), masked at " << r.threshold_masked << " "
+      << 100 * share_at_or_above(l.masked, r.threshold_masked) << "% (" << l.masked.size() << ", mean score "
+      << mean_of(l.masked) << ")\n";
   }
   return s.str();
 }

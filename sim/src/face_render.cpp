@@ -7,6 +7,7 @@
 #include <array>
 #include <numeric>
 #include <string_view>
+#include <tuple>
 
 #include "face_render_internal.hpp"
 #include "gatetwin/sim/random.hpp"
@@ -59,8 +60,8 @@ FaceIdentity sample_identity(std::uint64_t seed, std::uint32_t person) {
   id.glasses_style = stratum(seed, "face.quota.glasses_style", person, 4);
 
   const double fem = id.feminine ? 1.0 : 0.0;
-  id.face_width = lerp(1.85, 2.5, s("face.face_width")) - 0.06 * fem;
-  id.face_length = lerp(2.25, 3.05, s("face.face_length"));
+  id.face_width = lerp(1.8, 2.6, s("face.face_width")) - 0.06 * fem;
+  id.face_length = lerp(2.2, 3.15, s("face.face_length"));
   id.jaw_squareness = s("face.jaw") * (1 - 0.35 * fem);
   id.chin_width = s("face.chin");
   id.cheekbone = s("face.cheekbone");
@@ -85,7 +86,7 @@ FaceIdentity sample_identity(std::uint64_t seed, std::uint32_t person) {
   const std::array<cv::Vec3d, 6> skins{{{190, 210, 240}, {160, 190, 232}, {138, 172, 218},
                                                    {108, 143, 196}, {78, 108, 158}, {52, 72, 112}}};
   // Tone from the quota, then lightness and an undertone (olive/yellow .. pink) of the person's own.
-  id.skin_bgr = jittered(skins[static_cast<std::size_t>(id.skin_tone)], r, 0.06);
+  id.skin_bgr = jittered(skins[static_cast<std::size_t>(id.skin_tone)], r, 0.09);
   const double under = r.uniform(-1, 1);
   id.skin_bgr[0] = std::clamp(id.skin_bgr[0] * (1 - 0.07 * under), 0.0, 255.0);
   id.skin_bgr[2] = std::clamp(id.skin_bgr[2] * (1 + 0.04 * under), 0.0, 255.0);
@@ -93,7 +94,7 @@ FaceIdentity sample_identity(std::uint64_t seed, std::uint32_t person) {
   const std::array<cv::Vec3d, 6> hairs{{{20, 20, 24}, {28, 38, 56}, {42, 64, 98},
                                                    {35, 62, 140}, {95, 160, 205}, {62, 96, 140}}};
   const int hair_colour = stratum(seed, "face.quota.hair_colour", person, 6);
-  cv::Vec3d hair = jittered(hairs[static_cast<std::size_t>(hair_colour)], r, 0.12);
+  cv::Vec3d hair = jittered(hairs[static_cast<std::size_t>(hair_colour)], r, 0.15);
   hair = mix(hair, {172, 174, 178}, clamp01((id.age - 0.55) / 0.4));  // greying
   id.hair_bgr = hair;
 
@@ -105,7 +106,68 @@ FaceIdentity sample_identity(std::uint64_t seed, std::uint32_t person) {
 
   id.beard = !id.feminine && r.bernoulli(0.35);
   id.moustache = !id.feminine && (id.beard || r.bernoulli(0.2));
+  id.brow_sparse = s("face.brow_sparse");
   return id;
+}
+
+FaceIdentity lookalike_of(const FaceIdentity& base, double resemblance, std::uint64_t seed) {
+  const double rho = clamp01(resemblance);
+  RandomStream r(seed, "face.lookalike");
+  // The unrelated end: someone from the population (any person index will do).
+  const FaceIdentity other = sample_identity(r.next_u64(), static_cast<std::uint32_t>(r.below(1u << 30)));
+  FaceIdentity t = base;
+  const double twin = 0.025;  // identical twins still differ a little in every proportion
+  auto unit = [&](double b, double o) { return clamp01(lerp(o, b, rho) + twin * r.normal(0, 1)); };
+  auto span = [&](double b, double o, double range) { return lerp(o, b, rho) + twin * range * r.normal(0, 1); };
+  auto keep = [&] { return r.uniform() < rho; };
+  t.face_width = span(base.face_width, other.face_width, 0.65);
+  t.face_length = span(base.face_length, other.face_length, 0.8);
+  for (auto [b, o, out] : {std::tuple{base.jaw_squareness, other.jaw_squareness, &t.jaw_squareness},
+                           std::tuple{base.chin_width, other.chin_width, &t.chin_width},
+                           std::tuple{base.cheekbone, other.cheekbone, &t.cheekbone},
+                           std::tuple{base.eye_size, other.eye_size, &t.eye_size},
+                           std::tuple{base.eye_height, other.eye_height, &t.eye_height},
+                           std::tuple{base.eye_tilt, other.eye_tilt, &t.eye_tilt},
+                           std::tuple{base.brow_thickness, other.brow_thickness, &t.brow_thickness},
+                           std::tuple{base.brow_height, other.brow_height, &t.brow_height},
+                           std::tuple{base.brow_arch, other.brow_arch, &t.brow_arch},
+                           std::tuple{base.nose_length, other.nose_length, &t.nose_length},
+                           std::tuple{base.nose_width, other.nose_width, &t.nose_width},
+                           std::tuple{base.mouth_width, other.mouth_width, &t.mouth_width},
+                           std::tuple{base.lip_thickness, other.lip_thickness, &t.lip_thickness},
+                           std::tuple{base.mouth_height, other.mouth_height, &t.mouth_height},
+                           std::tuple{base.ear_size, other.ear_size, &t.ear_size},
+                           std::tuple{base.age, other.age, &t.age},
+                           std::tuple{base.nose_bridge, other.nose_bridge, &t.nose_bridge},
+                           std::tuple{base.forehead, other.forehead, &t.forehead}})
+    *out = unit(b, o);
+  t.brow_sparse = unit(base.brow_sparse, other.brow_sparse);
+  t.asymmetry = std::clamp(span(base.asymmetry, other.asymmetry, 2.0), -1.0, 1.0);
+  auto colour = [&](const cv::Vec3d& b, const cv::Vec3d& o) {
+    const cv::Vec3d c = mix(o, b, rho);
+    const double k = 1 + 0.02 * r.normal(0, 1);
+    return cv::Vec3d(std::clamp(c[0] * k, 0.0, 255.0), std::clamp(c[1] * k, 0.0, 255.0), std::clamp(c[2] * k, 0.0, 255.0));
+  };
+  t.skin_bgr = colour(base.skin_bgr, other.skin_bgr);
+  t.iris_bgr = colour(base.iris_bgr, other.iris_bgr);
+  t.hair_bgr = colour(base.hair_bgr, other.hair_bgr);
+  t.lip_bgr = colour(base.lip_bgr, other.lip_bgr);
+  t.skin_tone = keep() ? base.skin_tone : other.skin_tone;
+  t.feminine = keep() ? base.feminine : other.feminine;
+  t.hair_style = keep() ? base.hair_style : other.hair_style;
+  if (t.hair_style == 3) t.feminine = false;
+  if (t.hair_style == 4) t.feminine = true;
+  if (keep()) {
+    t.glasses = base.glasses, t.glasses_style = base.glasses_style;
+  } else {
+    t.glasses = other.glasses, t.glasses_style = other.glasses_style;
+  }
+  t.beard = !t.feminine && (keep() ? base.beard : other.beard);
+  t.moustache = !t.feminine && (t.beard || (keep() ? base.moustache : other.moustache));
+  // Fine shape details and skin texture are shared as a whole or not at all; moles and freckles never.
+  t.texture_seed = keep() ? base.texture_seed : other.texture_seed;
+  t.marks_seed = r.next_u64() | 1;
+  return t;
 }
 
 Capture sample_capture(std::uint64_t seed, std::uint32_t person, std::uint32_t capture, double nuisance) {
@@ -135,6 +197,12 @@ Capture sample_capture(std::uint64_t seed, std::uint32_t person, std::uint32_t c
   c.hat_style = static_cast<int>(r.below(3));
   c.hat_colour = static_cast<int>(r.below(8));
   c.background_seed = r.next_u64();
+  // The terminal's fill light, and auto-exposure bringing the face back to about the same brightness.
+  const double fill = r.uniform(0.15, 0.4);
+  const double scene = c.ambient + 0.9 * c.light_strength;
+  const double exposure = scene / (scene + fill);
+  c.ambient *= exposure, c.light_strength *= exposure;
+  c.fill_light = fill * exposure;
   return c;
 }
 

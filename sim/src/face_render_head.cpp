@@ -28,28 +28,28 @@ Geometry make_geometry(const FaceIdentity& id, const Capture& c) {
   Geometry g;
   const double smile = clamp01(c.expression);
   const double fem = id.feminine ? 1.0 : 0.0;
-  g.eye_half_w = lerp(0.19, 0.29, id.eye_size);
+  g.eye_half_w = lerp(0.17, 0.31, id.eye_size);
   g.eye_up = g.eye_half_w * lerp(0.36, 0.5, id.eye_size);
   g.eye_down = g.eye_up * 0.72;
   g.eye_tilt = lerp(-0.1, 0.2, id.eye_tilt);
   g.iris_r = lerp(0.085, 0.097, id.eye_size);
   g.eye_open = clamp01(1 - c.eyes_closed) * (1 - 0.2 * smile);
 
-  const double brow = -lerp(0.22, 0.38, id.brow_height);
+  const double brow = -lerp(0.2, 0.4, id.brow_height);
   g.brow_y = {brow - 0.035 * id.asymmetry, brow + 0.035 * id.asymmetry};
-  g.brow_thick = lerp(0.035, 0.1, id.brow_thickness) * (1 - 0.3 * fem);
+  g.brow_thick = lerp(0.03, 0.11, id.brow_thickness) * (1 - 0.3 * fem);
   g.brow_arch = lerp(0.0, 0.1, id.brow_arch);
   g.brow_in = lerp(0.08, 0.2, id.eye_tilt * 0.5 + id.brow_arch * 0.5);
   g.brow_out = lerp(0.76, 0.88, id.face_width > 2.1 ? 1.0 : 0.5);
 
   g.nose_x = 0.025 * id.asymmetry;
-  g.nose_tip_y = lerp(0.52, 0.92, id.nose_length);
-  g.nose_half_w = lerp(0.17, 0.34, id.nose_width);
+  g.nose_tip_y = lerp(0.48, 0.97, id.nose_length);
+  g.nose_half_w = lerp(0.16, 0.36, id.nose_width);
   g.nose_tip_z = lerp(0.3, 0.55, id.nose_bridge) + 0.12 * id.nose_length;
   g.nose_bridge_z = lerp(0.02, 0.2, id.nose_bridge);
 
   g.mouth_x = 0.02 * id.asymmetry;
-  g.mouth_y = g.nose_tip_y + lerp(0.27, 0.46, id.mouth_height);
+  g.mouth_y = g.nose_tip_y + lerp(0.24, 0.5, id.mouth_height);
   g.mouth_half_w = lerp(0.28, 0.45, id.mouth_width) * (1 + 0.14 * smile);
   g.upper_lip = lerp(0.035, 0.09, id.lip_thickness) * (1 - 0.25 * smile);
   g.lower_lip = lerp(0.055, 0.12, id.lip_thickness);
@@ -225,8 +225,9 @@ void paint_brow(HeadCanvas& hc, const FaceIdentity& id, const Geometry& g, int s
   }
   Poly poly = topl;
   for (auto it = botl.rbegin(); it != botl.rend(); ++it) poly.push_back(*it);
-  // Brows take the hair's colour (light brows on light skin barely show, which sets people apart).
-  const cv::Vec3d col = mix(id.hair_bgr, id.skin_bgr, 0.25);
+  // Brows take the hair's colour, sparser or denser (light brows on light skin barely show, which sets
+  // people apart).
+  const cv::Vec3d col = mix(id.hair_bgr, id.skin_bgr, lerp(0.05, 0.5, id.brow_sparse));
   paint(hc, {poly}, col, 0.55, 0.022);
   paint(hc, {poly}, scaled(col, 0.85), 0.5, 0.006);
   // The brow ridge under it.
@@ -517,15 +518,16 @@ HeadCanvas paint_head(const FaceIdentity& id, const Capture& c, const Geometry& 
           id.feminine ? 0.3 : 0.15, 0.08);
   }
   // Moles and freckles, fixed per identity.
-  const int moles = static_cast<int>(r.below(4));
+  RandomStream marks(id.marks_seed ? id.marks_seed : id.texture_seed, "face.marks");
+  const int moles = static_cast<int>(marks.below(4));
   for (int i = 0; i < moles; ++i) {
-    const cv::Point2d p(r.uniform(-0.9, 0.9), r.uniform(-0.7, 1.5));
+    const cv::Point2d p(marks.uniform(-0.9, 0.9), marks.uniform(-0.7, 1.5));
     if (std::abs(p.y) < 0.15 && std::abs(std::abs(p.x) - 0.5) < 0.3) continue;
-    dot(hc, p, r.uniform(0.012, 0.024), cv::Vec3d(40, 55, 80), 0.75, 0.004);
+    dot(hc, p, marks.uniform(0.012, 0.024), cv::Vec3d(40, 55, 80), 0.75, 0.004);
   }
-  if (id.skin_tone <= 1 && r.bernoulli(0.35)) {
+  if (id.skin_tone <= 1 && marks.bernoulli(0.35)) {
     for (int i = 0; i < 45; ++i) {
-      const cv::Point2d p(r.uniform(-0.8, 0.8), r.uniform(0.1, 0.75));
+      const cv::Point2d p(marks.uniform(-0.8, 0.8), marks.uniform(0.1, 0.75));
       dot(hc, p, 0.009, scaled(base, 0.75), 0.35, 0.003);
     }
   }

@@ -64,7 +64,7 @@ cv::Mat4b shade(const HeadCanvas& hc, const Pose& pose, const Capture& c) {
   const cv::Vec3d l = rt * lc, v = rt * cv::Vec3d(0, 0, 1);
   cv::Vec3d hv = l + v;
   hv /= std::max(1e-9, cv::norm(hv));
-  const double amb = std::max(0.0, c.ambient), str = std::max(0.0, c.light_strength);
+  const double amb = std::max(0.0, c.ambient), str = std::max(0.0, c.light_strength), front = std::max(0.0, c.fill_light);
   const double slope = hc.scale / 8.0;  // Sobel gives 8x the per-pixel difference
   const double wrap = 0.25;
   for (int y = 0; y < h; ++y) {
@@ -88,7 +88,8 @@ cv::Mat4b shade(const HeadCanvas& hc, const Pose& pose, const Capture& c) {
       const double ao = std::clamp(1.0 - 2.2 * std::max(0.0, static_cast<double>(br[x] - zr[x])), 0.55, 1.0);
       double sp = std::max(0.0, nx * hv[0] + ny * hv[1] + nz * hv[2]);
       sp *= sp, sp *= sp, sp *= sp, sp *= sp, sp *= sp;  // ^32
-      const double light = (amb + str * 1.1 * diffuse) * ao;
+      const double ndv = nx * v[0] + ny * v[1] + nz * v[2];  // the fill light comes from the camera
+      const double light = (amb + str * 1.1 * diffuse + front * std::max(0.0, (ndv + wrap) / (1 + wrap))) * ao;
       const double spec = glr[x] / 255.0 * str * sp * 170.0 * (ndl > 0 ? 1.0 : 0.0);
       const double k = a / 255.0;
       for (int ch = 0; ch < 3; ++ch)

@@ -13,12 +13,16 @@
 #include <opencv2/core.hpp>
 
 #include "gatetwin/recognizer/vision/pipeline.hpp"
+#include "gatetwin/sim/camera_model.hpp"
 #include "gatetwin/sim/face_render.hpp"
 
 namespace gatetwin::sim {
 
 // One labelled image. `mask` is the ground-truth mask state (a mask on the chin counts as none: nose and
 // mouth are visible); `box` is the true face box when known (rendered sets), empty otherwise.
+// `role`: "enrol" (the resident's enrolment photo), "probe" (a gate capture), "lookalike" (a gate capture
+// of someone else resembling `person`, scored only against `person`'s enrolment), or empty (a set
+// without roles: the first acquired unmasked / masked image of a person is the enrolment).
 struct LabelledImage {
   std::string file;          // relative to the set's directory
   std::uint32_t person = 0;
@@ -26,18 +30,35 @@ struct LabelledImage {
   std::string mask_kind;     // none, surgical, cloth, n95, black
   std::string wear;          // none, proper, below_nose, on_chin
   cv::Rect2d box;
+  std::string role;
+  double distance_m = 0;     // camera to face, 0 when unknown
+  double resemblance = 0;    // lookalike images: 1 identical twin .. 0 unrelated
 };
 
+// A synthetic set. Per identity: `unmasked` captures without a mask, the first of them the enrolment
+// photo; `masked` with the mask worn properly, the first of them the masked enrolment photo; then
+// captures with the mask below the nose and on the chin. Enrolment photos are what a resident submits
+// through the mini-program (frontal, evenly lit, sharp: `enrol_nuisance`, inter-ocular 70-100 px); every
+// other capture is a gate probe at `nuisance` and at a distance drawn uniformly from
+// [distance_min_m, distance_max_m], its face size set by `camera`.
+// The first `lookalikes` identities also get, per `resemblance` level, one unmasked and one masked gate
+// capture of a look-alike (render::lookalike_of).
 struct FaceSetSpec {
   std::uint64_t seed = 1;
   std::uint32_t first_person = 0;
   std::uint32_t identities = 40;
-  std::uint32_t unmasked = 3;      // captures per identity without a mask
-  std::uint32_t masked = 2;        // ... with the mask worn properly
+  std::uint32_t unmasked = 3;      // captures per identity without a mask (the first: enrolment)
+  std::uint32_t masked = 2;        // ... with the mask worn properly (the first: masked enrolment)
   std::uint32_t below_nose = 1;    // ... worn below the nose
   std::uint32_t on_chin = 0;       // ... pulled down onto the chin
-  double nuisance = 1.0;           // pose, light and blur range (0 = frontal studio captures)
-  cv::Size frame{640, 480};
+  double nuisance = 1.0;           // gate probes: pose, light and blur range (0 = frontal studio captures)
+  double enrol_nuisance = 0.25;    // enrolment photos
+  double distance_min_m = 0.5;     // gate probes: distance from the camera
+  double distance_max_m = 1.5;
+  std::uint32_t lookalikes = 0;
+  std::vector<double> resemblance{1.0, 0.9, 0.75, 0.5};
+  cv::Size frame{640, 480};        // the camera's frame (its field of view is camera.hfov_deg)
+  CameraModel camera;
   int jpeg_quality = 92;           // images are written as JPEG (as a camera delivers them)
 };
 
@@ -71,19 +92,42 @@ struct ProtocolResult {
 // Sweeps thresholds over [-1, 1] and interpolates the EER.
 ProtocolResult score_protocol(std::string name, std::vector<double> genuine, std::vector<double> impostor);
 
+// Gate probes counted in one stratum (a true mask state or a distance band).
+struct ProbeCounts {
+  std::size_t images = 0;
+  std::size_t with_box = 0, detected = 0;  // true box known; a detection with IoU >= 0.4 to it
+  std::size_t not_acquired = 0;            // failures to acquire (any reason)
+  std::size_t too_small = 0;               // ... of them: below the quality gate's inter-ocular minimum
+};
+
+// Look-alike impostors at one resemblance level, scored against the resembled person's enrolment.
+struct LookalikeResult {
+  double resemblance = 0;
+  std::vector<double> unmasked, masked;    // scores of unmasked / masked look-alike probes
+};
+
 struct EvalReport {
   std::size_t images = 0;
   std::map<std::string, std::pair<std::size_t, std::size_t>> acquire;  // per true mask state: (images, failures)
   std::map<std::string, std::size_t> failure_reasons;
-  std::size_t boxes_checked = 0, boxes_found = 0;   // true box known; deciding face IoU >= 0.4
+  std::size_t boxes_checked = 0, boxes_found = 0;   // true box known; a detection with IoU >= 0.4
+  std::map<std::string, ProbeCounts> probes_by_mask;  // gate probes per true mask state
+  std::map<std::string, ProbeCounts> probes_by_distance;  // ... per distance band ("0.50-0.75 m")
+  std::size_t enrolments = 0, enrol_failures = 0;   // enrolment photos; failures to enrol
   std::array<std::array<std::size_t, 3>, 3> mask_confusion{};  // [true][classified], acquired images only
   std::vector<ProtocolResult> protocols;
+  std::vector<LookalikeResult> lookalikes;          // resemblance descending
   double threshold_unmasked = 0, threshold_masked = 0;  // the policy's, reported beside the rates
   double mean_latency_ms = 0;
 
   double mask_accuracy() const;
   double fta(const std::string& mask_state) const;
+  const ProtocolResult* protocol(const std::string& name) const;
 };
+
+// The threshold at which a protocol's FMR falls to `target_fmr` (the (1 - target) quantile of the
+// impostor scores); NaN without impostors.
+double threshold_at_fmr(const ProtocolResult& p, double target_fmr);
 
 // Runs the pipeline on every image. Protocols (enrolment / probe): the first acquired unmasked image of
 // a person is that person's unmasked enrolment, the first acquired masked one the masked enrolment;
@@ -97,6 +141,12 @@ EvalReport evaluate_directory(recognizer::vision::FacePipeline& pipeline, const 
 // report.json, det_<protocol>.csv and det.png into `dir` (created).
 void write_eval_report(const EvalReport& report, const std::filesystem::path& dir);
 std::string eval_summary(const EvalReport& report);
+// NIST FRVT's view of masks: thresholds set on unmasked probes (FMR 1%, 0.1%, 0.01% where there are
+// enough impostor comparisons), and what masked probes (unmasked enrolment) get at the same thresholds.
+struct OperatingPoint {
+  double fmr = 0, threshold = 0, fnmr_unmasked = 0, fnmr_masked = 0, fmr_masked = 0;
+};
+std::vector<OperatingPoint> operating_points(const EvalReport& report);
 // The DET plot (FNMR against FMR, log axes) as an image.
 cv::Mat draw_det(const EvalReport& report);
 

@@ -49,6 +49,8 @@ struct FaceIdentity {
   double nose_bridge = 0.5;         // 0 flat .. 1 high bridge (how far the nose stands out)
   double forehead = 0.5;            // 0 low and sloping .. 1 high (hairline height)
   double asymmetry = 0.0;           // -1 .. 1: one brow higher, nose and mouth a little off the mid-line
+  double brow_sparse = 0.45;        // 0 dense dark brows .. 1 sparse ones that let the skin through
+  std::uint64_t marks_seed = 0;     // moles and freckles (0: from texture_seed); identical twins differ here
 };
 
 // What changes from one capture to the next.
@@ -60,6 +62,7 @@ struct Capture {
   double light_elevation_deg = 30;
   double light_strength = 0.6;      // directional part
   double ambient = 0.5;
+  double fill_light = 0;            // frontal light from the terminal itself (its fill LEDs), lit from the camera's side
   cv::Vec3d colour_cast{1, 1, 1};   // per-channel gain (B, G, R)
   double expression = 0;            // 0 neutral .. 1 smile
   double eyes_closed = 0;           // 0 open .. 1 closed
@@ -82,9 +85,18 @@ struct Capture {
 // glasses and hair styles balanced).
 FaceIdentity sample_identity(std::uint64_t seed, std::uint32_t person);
 
+// A different person who resembles `base`: `resemblance` 1 is an identical twin (the same parameters up
+// to small differences, other moles and freckles), 0 an unrelated person drawn from the population, in
+// between every continuous parameter and colour is interpolated and every discrete one (sex, hair style
+// and colour, glasses, beard) is the base's with that probability. Deterministic from (base, resemblance,
+// seed). For stressing false accepts: look-alike impostors, twins, siblings.
+FaceIdentity lookalike_of(const FaceIdentity& base, double resemblance, std::uint64_t seed);
+
 // Samples one capture's nuisance factors; `nuisance` scales the pose, lighting and blur ranges (0: a frontal,
-// evenly lit, sharp capture; 1: the default gate conditions: yaw within ±20°, pitch ±12°, roll ±8°,
-// inter-ocular 45-90 px, JPEG 70-95). The mask is left as none: callers set it. Faces are placed for a
+// evenly lit, sharp capture; 1: the default gate conditions: yaw within ±20°, pitch ±12°, roll ±8°, a
+// directional light up to 70° off the camera axis, inter-ocular 45-90 px, JPEG 70-95). Every capture also
+// has the terminal's fill light (15-40% of the scene's light, from the camera's side), with the light
+// levels scaled as auto-exposure would. The mask is left as none: callers set it. Faces are placed for a
 // 640x480 frame (face_centre near its middle); callers rendering other sizes move face_centre.
 Capture sample_capture(std::uint64_t seed, std::uint32_t person, std::uint32_t capture, double nuisance = 1.0);
 
