@@ -31,39 +31,39 @@ Geometry make_geometry(const FaceIdentity& id, const Capture& c) {
   g.eye_half_w = lerp(0.17, 0.31, id.eye_size);
   g.eye_up = g.eye_half_w * lerp(0.36, 0.5, id.eye_size);
   g.eye_down = g.eye_up * 0.72;
-  g.eye_tilt = lerp(-0.1, 0.2, id.eye_tilt);
+  g.eye_tilt = lerp(-0.12, 0.25, id.eye_tilt);
   g.iris_r = lerp(0.085, 0.097, id.eye_size);
   g.eye_open = clamp01(1 - c.eyes_closed) * (1 - 0.2 * smile);
 
   const double brow = -lerp(0.2, 0.4, id.brow_height);
   g.brow_y = {brow - 0.035 * id.asymmetry, brow + 0.035 * id.asymmetry};
   g.brow_thick = lerp(0.03, 0.11, id.brow_thickness) * (1 - 0.3 * fem);
-  g.brow_arch = lerp(0.0, 0.1, id.brow_arch);
+  g.brow_arch = lerp(0.0, 0.13, id.brow_arch);
   g.brow_in = lerp(0.08, 0.2, id.eye_tilt * 0.5 + id.brow_arch * 0.5);
   g.brow_out = lerp(0.76, 0.88, id.face_width > 2.1 ? 1.0 : 0.5);
 
   g.nose_x = 0.025 * id.asymmetry;
   g.nose_tip_y = lerp(0.48, 0.97, id.nose_length);
   g.nose_half_w = lerp(0.16, 0.36, id.nose_width);
-  g.nose_tip_z = lerp(0.3, 0.55, id.nose_bridge) + 0.12 * id.nose_length;
+  g.nose_tip_z = lerp(0.26, 0.6, id.nose_bridge) + 0.12 * id.nose_length;
   g.nose_bridge_z = lerp(0.02, 0.2, id.nose_bridge);
 
   g.mouth_x = 0.02 * id.asymmetry;
   g.mouth_y = g.nose_tip_y + lerp(0.24, 0.5, id.mouth_height);
-  g.mouth_half_w = lerp(0.28, 0.45, id.mouth_width) * (1 + 0.14 * smile);
-  g.upper_lip = lerp(0.035, 0.09, id.lip_thickness) * (1 - 0.25 * smile);
-  g.lower_lip = lerp(0.055, 0.12, id.lip_thickness);
+  g.mouth_half_w = lerp(0.26, 0.48, id.mouth_width) * (1 + 0.14 * smile);
+  g.upper_lip = lerp(0.03, 0.1, id.lip_thickness) * (1 - 0.25 * smile);
+  g.lower_lip = lerp(0.05, 0.14, id.lip_thickness);
   g.corner_lift = 0.09 * smile;
   g.mouth_open = smile > 0.45 ? (smile - 0.45) * 0.16 : 0.0;
 
   const double hw = id.face_width / 2;
   g.chin_y = std::max(g.mouth_y + g.lower_lip + 0.3, lerp(1.5, 1.95, clamp01((id.face_length - 2.3) / 0.7)));
   g.temple_half_w = hw * 0.92;
-  g.cheek_half_w = hw * lerp(0.96, 1.05, id.cheekbone);
+  g.cheek_half_w = hw * lerp(0.93, 1.08, id.cheekbone);
   g.cheek_y = lerp(0.12, 0.35, id.cheekbone);
-  g.jaw_half_w = hw * lerp(0.72, 0.92, id.jaw_squareness) * (1 - 0.04 * fem);
+  g.jaw_half_w = hw * lerp(0.68, 0.95, id.jaw_squareness) * (1 - 0.04 * fem);
   g.jaw_y = lerp(g.chin_y - 0.72, g.chin_y - 0.42, id.jaw_squareness);
-  g.chin_half_w = lerp(0.14, 0.34, id.chin_width) * lerp(0.85, 1.15, id.jaw_squareness);
+  g.chin_half_w = lerp(0.12, 0.38, id.chin_width) * lerp(0.85, 1.15, id.jaw_squareness);
   g.hairline_y = -lerp(0.85, 1.2, id.forehead) - lerp(-0.06, 0.06, id.eye_height);
   g.brow_top = std::min(g.brow_y[0], g.brow_y[1]) - g.brow_arch - g.brow_thick - 0.02;
 
@@ -75,12 +75,12 @@ Geometry make_geometry(const FaceIdentity& id, const Capture& c) {
   g.ear_bottom = g.nose_tip_y + lerp(-0.1, 0.08, id.ear_size);
 
   RandomStream d(id.texture_seed, "face.shape");
-  g.lid_peak = d.uniform(0.6, 1.1);
-  g.lid_low = d.uniform(1.0, 1.6);
+  g.lid_peak = d.uniform(0.5, 1.2);
+  g.lid_low = d.uniform(0.9, 1.8);
   g.crease = d.uniform();
-  g.lip_bow = d.uniform(0.15, 0.55);
-  g.nostril = d.uniform(0.7, 1.4);
-  g.tip_round = d.uniform(0.75, 1.3);
+  g.lip_bow = d.uniform(0.1, 0.6);
+  g.nostril = d.uniform(0.6, 1.5);
+  g.tip_round = d.uniform(0.7, 1.4);
 
   // Right half of the outline, top to chin; the left half mirrors it.
   const double sq = id.jaw_squareness;

@@ -48,7 +48,20 @@ FrameAnalysis FacePipeline::analyse(const cv::Mat& bgr) {
     return a;
   }
   auto t = Clock::now();
-  for (auto& d : detector_.detect(bgr)) a.faces.push_back(FaceFound{d, std::nullopt, std::nullopt, AcquireFailure::none});
+  std::vector<Detection> found = detector_.detect(bgr);
+  const TensorInput& din = manifest_.detector.model.input;
+  if (found.empty() && bgr.cols >= 2 * din.width && bgr.rows >= 2 * din.height) {
+    // The detector sees the frame shrunk to its input size, where a face far from the terminal is small:
+    // look again at the frame's middle (where a person facing the screen stands) at full resolution.
+    const cv::Rect mid(bgr.cols / 4, bgr.rows / 4, bgr.cols / 2, bgr.rows / 2);
+    const cv::Point2f shift(static_cast<float>(mid.x), static_cast<float>(mid.y));
+    for (Detection d : detector_.detect(bgr(mid))) {
+      d.box += shift;
+      d.square += shift;
+      found.push_back(d);
+    }
+  }
+  for (auto& d : found) a.faces.push_back(FaceFound{d, std::nullopt, std::nullopt, AcquireFailure::none});
   a.timings.detect = ms_since(t);
   if (a.faces.empty()) {
     a.timings.total = ms_since(t_start);
