@@ -91,7 +91,7 @@ void add_face_commands(CLI::App& app, int* exit_code) {
   auto* train = app.add_subcommand("train-mask", "train the mask-state classifier on synthetic renders and report held-out accuracy");
   add_model_options(train, *o);
   train->add_option("--seed", o->seed, "seed of the training renders")->capture_default_str();
-  train->add_option("--train", o->train, "training identities (5 captures each)")->capture_default_str()->check(CLI::Range(4u, 100000u));
+  train->add_option("--train", o->train, "training identities (6 captures each)")->capture_default_str()->check(CLI::Range(4u, 100000u));
   train->add_option("--heldout", o->heldout, "held-out identities (other people)")->capture_default_str()->check(CLI::Range(2u, 100000u));
   train->add_option("-o,--out", o->mask_model, "where to write the classifier (default: the manifest's mask_classifier path)");
   train->callback([o, exit_code] {

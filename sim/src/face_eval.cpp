@@ -726,8 +726,8 @@ MaskTraining train_mask_classifier(vision::FacePipeline& pipeline, std::uint64_t
     spec.seed = seed;
     spec.first_person = first;
     spec.identities = n;
-    spec.unmasked = 1;
-    spec.masked = 2;
+    spec.unmasked = 2;  // an enrolment photo and a gate capture
+    spec.masked = 2;    // the same, masked
     spec.below_nose = 1;
     spec.on_chin = 1;
     for (const auto& rc : render_face_captures(spec)) {
@@ -745,7 +745,8 @@ MaskTraining train_mask_classifier(vision::FacePipeline& pipeline, std::uint64_t
   // Held-out identities are different people from the training ones (ids from 1'000'000 up).
   collect(0, train_identities, xt, yt);
   collect(1'000'000, heldout_identities, xh, yh);
-  // Per identity: 2 x none (bare, mask on the chin), 2 x worn, 1 x below the nose.
+  // Per identity: 3 x none (bare enrolment photo, bare gate capture, mask on the chin), 2 x worn (enrolment
+  // photo, gate capture), 1 x below the nose; gate captures at 0.5-1.5 m.
   t.classifier = vision::MaskClassifier::train(xt, yt);
   t.train_images = xt.size();
   t.heldout_images = xh.size();

@@ -394,3 +394,70 @@ TEST(Evaluation, FaceSetWithATrailingSlashAppearsWholeBesideNoStaging) {
   EXPECT_FALSE(fs::exists(base / "set.partial"));
   fs::remove_all(base);
 }
+
+TEST(Evaluation, SetsHaveEnrolmentPhotosGateProbesAtADistanceAndLookalikes) {
+  gatetwin::sim::FaceSetSpec spec;
+  spec.seed = 5;
+  spec.identities = 3;
+  spec.unmasked = 2;
+  spec.masked = 2;
+  spec.below_nose = 0;
+  spec.lookalikes = 1;
+  spec.resemblance = {1.0, 0.5};
+  const auto set = gatetwin::sim::render_face_captures(spec);
+  ASSERT_EQ(set.size(), 3u * 4 + 2 * 2);
+  std::size_t enrol = 0, probes = 0, lookalikes = 0;
+  for (const auto& rc : set) {
+    const auto& l = rc.label;
+    if (l.role == "enrol") {
+      ++enrol;
+      EXPECT_EQ(l.distance_m, 0.0);
+      EXPECT_GT(l.box.width, 1.6 * 70);  // inter-ocular 70-100 px: a large, central face
+    } else {
+      EXPECT_GE(l.distance_m, 0.5);
+      EXPECT_LT(l.distance_m, 1.5);
+      // Face size from the camera model: cheek to cheek ~2 inter-ocular distances of ~63 mm.
+      const double iod = spec.camera.interocular_px(l.distance_m);
+      EXPECT_GT(l.box.width, 1.3 * iod) << l.file;
+      EXPECT_LT(l.box.width, 3.0 * iod) << l.file;
+      if (l.role == "probe") ++probes;
+      if (l.role == "lookalike") {
+        ++lookalikes;
+        EXPECT_EQ(l.person, 0u);
+        EXPECT_TRUE(l.resemblance == 1.0 || l.resemblance == 0.5);
+      }
+    }
+  }
+  EXPECT_EQ(enrol, 6u);
+  EXPECT_EQ(probes, 6u);
+  EXPECT_EQ(lookalikes, 4u);
+}
+
+TEST(Evaluation, EnrolmentsComeFromTheEnrolmentPhotosAndLookalikesAreScoredAgainstTheirBase) {
+  gatetwin::sim::FaceSetSpec spec;
+  spec.seed = 9;
+  spec.identities = 4;
+  spec.unmasked = 2;
+  spec.masked = 0;
+  spec.below_nose = 0;
+  spec.lookalikes = 2;
+  spec.resemblance = {1.0};
+  const auto r = gatetwin::sim::evaluate(pipeline(), gatetwin::sim::render_face_captures(spec), gr::Policy{});
+  EXPECT_EQ(r.enrolments, 4u);
+  const auto* uu = r.protocol("unmasked/unmasked");
+  ASSERT_NE(uu, nullptr);
+  // Every acquired probe against every acquired enrolment; at most one genuine comparison per probe.
+  const std::size_t enrolled = 4u - r.enrol_failures;
+  ASSERT_GT(enrolled, 0u);
+  EXPECT_EQ((uu->genuine.size() + uu->impostor.size()) % enrolled, 0u);
+  EXPECT_LE(uu->genuine.size(), 4u);
+  EXPECT_GE(uu->genuine.size(), 2u);
+  ASSERT_EQ(r.lookalikes.size(), 1u);
+  EXPECT_EQ(r.lookalikes[0].resemblance, 1.0);
+  EXPECT_LE(r.lookalikes[0].unmasked.size(), 2u);
+  EXPECT_LE(r.lookalikes[0].masked.size(), 2u);
+  EXPECT_FALSE(r.probes_by_distance.empty());
+  EXPECT_EQ(r.probes_by_mask.count("none"), 1u);
+  const double t = gatetwin::sim::threshold_at_fmr(*uu, 0.5);
+  EXPECT_LE(uu->fmr_at(t), 0.5);
+}

@@ -307,3 +307,54 @@ TEST(FaceRender, NuisanceOneStaysInTheGateRanges) {
   }
   EXPECT_GT(max_yaw, 15.0);
 }
+
+TEST(FaceRender, LookalikesRangeFromTwinToStrangerDeterministically) {
+  const auto base = render::sample_identity(kSeed, 31);
+  const auto twin = render::lookalike_of(base, 1.0, 77);
+  const auto again = render::lookalike_of(base, 1.0, 77);
+  EXPECT_EQ(twin.nose_length, again.nose_length);
+  EXPECT_EQ(twin.skin_bgr, again.skin_bgr);
+  EXPECT_EQ(twin.marks_seed, again.marks_seed);
+  // An identical twin: every discrete attribute and the fine details shared, proportions a little off,
+  // moles and freckles their own.
+  EXPECT_EQ(twin.hair_style, base.hair_style);
+  EXPECT_EQ(twin.glasses, base.glasses);
+  EXPECT_EQ(twin.feminine, base.feminine);
+  EXPECT_EQ(twin.skin_tone, base.skin_tone);
+  EXPECT_EQ(twin.texture_seed, base.texture_seed);
+  EXPECT_NE(twin.marks_seed, base.marks_seed);
+  EXPECT_NEAR(twin.nose_length, base.nose_length, 0.15);
+  EXPECT_NEAR(twin.face_width, base.face_width, 0.1);
+  EXPECT_NE(twin.nose_length, base.nose_length);
+  // Lower resemblance moves the proportions further from the base, on average over many look-alikes.
+  auto spread = [&](double rho) {
+    double d = 0;
+    for (std::uint64_t s = 0; s < 60; ++s) {
+      const auto t = render::lookalike_of(base, rho, 1000 + s);
+      d += std::abs(t.nose_length - base.nose_length) + std::abs(t.eye_size - base.eye_size) +
+           std::abs(t.jaw_squareness - base.jaw_squareness);
+    }
+    return d / 60;
+  };
+  const double d1 = spread(1.0), d75 = spread(0.75), d0 = spread(0.0);
+  EXPECT_LT(d1, d75);
+  EXPECT_LT(d75, d0);
+  EXPECT_GT(d0, 0.5);  // three unrelated features, each ~1/3 apart on average
+  // Renders: the twin is closer to the base than a stranger, in the face.
+  const auto c = render::sample_capture(kSeed, 31, 0, 0.0);
+  const auto a = render::render_face(base, c);
+  const cv::Rect face(a.truth.face_box);
+  const double to_twin = mean_abs_diff(a.image, render::render_face(twin, c).image, face);
+  const double to_stranger = mean_abs_diff(a.image, render::render_face(render::lookalike_of(base, 0.0, 78), c).image, face);
+  EXPECT_GT(to_twin, 0.0);
+  EXPECT_LT(to_twin, to_stranger);
+}
+
+TEST(FaceRender, EveryCaptureHasTheTerminalsFillLight) {
+  for (std::uint32_t k = 0; k < 50; ++k) {
+    const auto c = render::sample_capture(kSeed, 5, k, 1.0);
+    const double total = c.ambient + 0.9 * c.light_strength + c.fill_light;
+    EXPECT_GE(c.fill_light / total, 0.15 / 1.4 - 1e-9);
+    EXPECT_LE(c.fill_light / total, 0.4 / 0.95 + 1e-9);
+  }
+}
