@@ -11,6 +11,7 @@
 
 #include "gatetwin/sim/compare.hpp"
 #include "gatetwin/sim/metrics.hpp"
+#include "gatetwin/sim/pixel_sensor.hpp"
 #include "gatetwin/sim/report.hpp"
 #include "gatetwin/sim/scenario_loader.hpp"
 #include "gatetwin/sim/world.hpp"
@@ -45,7 +46,13 @@ int cmd_run(const std::string& file, std::string out_dir, const std::vector<std:
     const double frac = std::min(1.0, gs::to_seconds(now - s.day_start) / gs::to_seconds(end - s.day_start));
     std::fprintf(stderr, "  ... %s simulated (%.0f%% of the day)\n", gs::format_clock(now).substr(0, 5).c_str(), 100.0 * frac);
   };
-  const gs::RunOutput out = gs::run_world(s, progress);
+  gs::RunOutput out;
+  try {
+    out = gs::run_world(s, progress);
+  } catch (const gs::PixelSetupError& e) {  // models missing or altered: bad input, nothing written
+    std::cerr << "gatetwin: " << e.what() << "\n";
+    return 2;
+  }
   const gs::Metrics m = gs::compute_metrics(s, out);
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   try {

@@ -6,6 +6,8 @@
 #include <cmath>
 #include <cstdio>
 #include <numeric>
+#include <map>
+#include <optional>
 #include <sstream>
 
 namespace gatetwin::sim {
@@ -34,6 +36,85 @@ ScoreDist quantile_fit(std::vector<double> v, double q) {
   d.mean = quantile(v, 0.5);
   d.sd = std::max(0.005, (quantile(v, q) - d.mean) / inverse_normal_cdf(q));
   return d;
+}
+
+// ICC(1) of (group, value) pairs: one-way random-effects ANOVA over groups with at least two values;
+// nullopt with fewer than 10 such groups.
+std::optional<double> icc1(const std::vector<std::pair<std::uint32_t, double>>& values) {
+  std::map<std::uint32_t, std::vector<double>> by;
+  for (const auto& [g, v] : values) by[g].push_back(v);
+  double n_total = 0, sum_sq_n = 0, grand = 0, groups = 0;
+  for (auto it = by.begin(); it != by.end();) {
+    if (it->second.size() < 2) {
+      it = by.erase(it);
+      continue;
+    }
+    const double n = static_cast<double>(it->second.size());
+    n_total += n, sum_sq_n += n * n, groups += 1;
+    for (double v : it->second) grand += v;
+    ++it;
+  }
+  if (groups < 10) return std::nullopt;
+  grand /= n_total;
+  double ssb = 0, ssw = 0;
+  for (const auto& [g, v] : by) {
+    const double mean = std::accumulate(v.begin(), v.end(), 0.0) / static_cast<double>(v.size());
+    ssb += static_cast<double>(v.size()) * (mean - grand) * (mean - grand);
+    for (double x : v) ssw += (x - mean) * (x - mean);
+  }
+  const double msb = ssb / (groups - 1), msw = ssw / std::max(1.0, n_total - groups);
+  const double k0 = (n_total - sum_sq_n / n_total) / (groups - 1);
+  if (msb + (k0 - 1) * msw <= 0) return 0.0;
+  return std::clamp((msb - msw) / (msb + (k0 - 1) * msw), 0.0, 1.0);
+}
+
+// One-way random-effects ANOVA: the share of the genuine-score variance that lies between persons
+// (intraclass correlation ICC(1)), over persons with at least two acquired, scored attempts; pooled over
+// mask states after removing each state's mean. Returns nullopt with fewer than 10 such persons.
+std::optional<double> between_person_share(const PixelMeasurements& m) {
+  double state_sum[3] = {}, state_n[3] = {};
+  for (const auto& g : m.genuine_attempts)
+    if (g.acquired && !std::isnan(g.score)) state_sum[g.truth] += g.score, state_n[g.truth] += 1;
+  std::vector<std::pair<std::uint32_t, double>> v;
+  for (const auto& g : m.genuine_attempts)
+    if (g.acquired && !std::isnan(g.score)) v.emplace_back(g.person, g.score - state_sum[g.truth] / state_n[g.truth]);
+  return icc1(v);
+}
+
+// Failure to acquire again on the same person's next attempt, against the overall rate.
+std::pair<double, double> fta_repeat(const PixelMeasurements& m) {
+  std::map<std::uint32_t, std::vector<bool>> by_person;
+  for (const auto& g : m.genuine_attempts) by_person[g.person].push_back(!g.acquired);
+  double after_fail = 0, after_fail_n = 0, fails = 0, n = 0;
+  for (const auto& [person, v] : by_person)
+    for (std::size_t i = 0; i < v.size(); ++i) {
+      fails += v[i], n += 1;
+      if (i > 0 && v[i - 1]) after_fail += v[i], after_fail_n += 1;
+    }
+  return {n > 0 ? fails / n : 0.0, after_fail_n > 0 ? after_fail / after_fail_n : 0.0};
+}
+
+// The latent correlation rho for which two attempts by one person both fail with probability `both`, when
+// each fails with probability p: P = integral phi(z) Phi((t - sqrt(rho) z) / sqrt(1 - rho))^2 dz, t = Phi^-1(p).
+double latent_correlation(double p, double both) {
+  if (p <= 0.0 || p >= 1.0 || both <= p * p) return 0.0;
+  const double t = inverse_normal_cdf(p);
+  auto joint = [&](double rho) {
+    double sum = 0;
+    const double h = 0.02;
+    for (double z = -8; z <= 8; z += h) {
+      const double c = normal_cdf((t - std::sqrt(rho) * z) / std::sqrt(1.0 - rho));
+      sum += std::exp(-0.5 * z * z) * c * c * h;
+    }
+    return sum / std::sqrt(2.0 * 3.14159265358979323846);
+  };
+  double lo = 0.0, hi = 0.99;
+  if (joint(hi) <= both) return hi;
+  for (int i = 0; i < 40; ++i) {
+    const double mid = 0.5 * (lo + hi);
+    (joint(mid) < both ? lo : hi) = mid;
+  }
+  return 0.5 * (lo + hi);
 }
 
 // Quantile of a histogram over [-1, 1) (linear inside the bin).
@@ -76,9 +157,9 @@ Calibration fit_calibration(const Scenario& s, const RunOutput& out) {
     std::vector<double> best;
     std::vector<double> n;
     for (int k : states)
-      for (const auto& [score, count] : m.best_impostor[static_cast<std::size_t>(k)]) {
-        best.push_back(score);
-        n.push_back(count);
+      for (const auto& b : m.best_impostor[static_cast<std::size_t>(k)]) {
+        best.push_back(b.score);
+        n.push_back(b.compared);
       }
     if (best.size() < kMinSamples) {
       cal.notes.push_back(std::string(key) + ": " + std::to_string(best.size()) + " 1:N searches, kept the scenario's value");
@@ -94,6 +175,28 @@ Calibration fit_calibration(const Scenario& s, const RunOutput& out) {
   };
   fit_impostor({0}, cal.face.impostor, "face.impostor");
   fit_impostor({1, 2}, cal.face.impostor_masked, "face.impostor_masked");
+  // Person effect of the maxima: each maximum mapped to the normal score of its fitted distribution,
+  // z = Phi^-1(Phi((x - mean) / sd)^n), then the between-person share of z's variance (ICC(1)).
+  {
+    std::vector<std::pair<std::uint32_t, double>> z;
+    for (int k = 0; k < 3; ++k) {
+      const ScoreDist& d = k == 0 ? cal.face.impostor : cal.face.impostor_masked;
+      for (const auto& b : m.best_impostor[static_cast<std::size_t>(k)]) {
+        const double c = std::pow(normal_cdf((b.score - d.mean) / d.sd), static_cast<double>(b.compared));
+        z.emplace_back(b.person, inverse_normal_cdf(std::clamp(c, 1e-12, 1.0 - 1e-12)));
+      }
+    }
+    if (const auto icc = icc1(z)) cal.face.impostor_between_person = *icc;
+  }
+
+  // Person effects: the between-person share of genuine-score variance, and the latent correlation of one
+  // person's failures to acquire (from how often a failure follows a failure by the same person).
+  if (const auto icc = between_person_share(m)) cal.face.genuine_between_person = *icc;
+  else cal.notes.push_back("face.genuine_between_person: fewer than 10 residents with two scored attempts, kept the scenario's value");
+  {
+    const auto [p_fail, p_again] = fta_repeat(m);
+    cal.face.fta_between_person = latent_correlation(p_fail, p_fail * p_again);
+  }
 
   const std::uint64_t att_u = a.face_attempts[0], att_m = a.face_attempts[1] + a.face_attempts[2];
   if (att_u > 0) cal.face.fta_unmasked = static_cast<double>(a.fta[0]) / static_cast<double>(att_u);
@@ -124,6 +227,26 @@ Calibration fit_calibration(const Scenario& s, const RunOutput& out) {
     }
     y << "}\n";
   }
+  if (const auto icc = between_person_share(m)) y << "  genuine_between_person_share: " << fmt(*icc, 3) << "\n";
+  const auto [fta_all, fta_again] = fta_repeat(m);
+  y << "  fta_enrolled: " << fmt(fta_all, 4) << "\n  fta_after_fta_same_person: " << fmt(fta_again, 4) << "\n";
+  y << "  by_attempt:  # enrolled residents: first attempt (the approach) and retries (standing at the terminal)\n";
+  for (int first = 1; first >= 0; --first)
+    for (int k = 0; k < 2; ++k) {
+      std::vector<double> scores;
+      double n = 0, fails = 0;
+      for (const auto& g : m.genuine_attempts) {
+        if ((g.attempt == 0) != static_cast<bool>(first) || (k == 0) != (g.truth == 0)) continue;
+        n += 1;
+        if (!g.acquired) fails += 1;
+        else if (!std::isnan(g.score)) scores.push_back(g.score);
+      }
+      if (n == 0) continue;
+      std::sort(scores.begin(), scores.end());
+      y << "    " << (first ? "first" : "retry") << "_" << (k == 0 ? "unmasked" : "masked") << ": {attempts: " << n << ", fta: " << fmt(fails / n, 3);
+      if (!scores.empty()) y << ", genuine_median: " << fmt(quantile(scores, 0.5), 3) << ", genuine_p10: " << fmt(quantile(scores, 0.1), 3);
+      y << "}\n";
+    }
   y << "  lookalike_scores: " << m.lookalike.size() << "\n";
   y << "  mask_confusion:  # rows: true none/worn/below_nose; columns: classified\n";
   for (int t = 0; t < 3; ++t) y << "    - [" << m.mask_confusion[t][0] << ", " << m.mask_confusion[t][1] << ", " << m.mask_confusion[t][2] << "]\n";
@@ -159,6 +282,9 @@ std::string calibration_yaml(const Scenario& s, const Calibration& cal) {
   dist("impostor", f.impostor);
   dist("impostor_masked", f.impostor_masked);
   dist("lookalike", f.lookalike);
+  y << "genuine_between_person: " << fmt(f.genuine_between_person, 3) << "\n";
+  y << "fta_between_person: " << fmt(f.fta_between_person, 3) << "\n";
+  y << "impostor_between_person: " << fmt(f.impostor_between_person, 3) << "\n";
   y << "fta_unmasked: " << fmt(f.fta_unmasked, 5) << "\n";
   y << "fta_masked: " << fmt(f.fta_masked, 5) << "\n";
   y << "mask_classifier_accuracy: " << fmt(f.mask_classifier_accuracy, 5) << "\n";

@@ -2,6 +2,9 @@
 // counting shared with pixel mode. The order of random draws is part of the golden event logs: keep it.
 #include "gatetwin/sim/face_sensor.hpp"
 
+#include <algorithm>
+#include <cmath>
+
 namespace gatetwin::sim {
 
 using recognizer::FaceEvidence;
@@ -40,7 +43,7 @@ class StatisticalFaceSensor final : public FaceSensor {
     AttemptTally t;
     t.enrolled = p.enrolled;
     const double fta = q.truth == MaskState::none ? s_.face.fta_unmasked : s_.face.fta_masked;
-    if (r.bernoulli(fta)) {
+    if (fails_to_acquire(p, fta, r)) {
       count_face_attempt(counts, q.truth, t, 0.0);
       return e;
     }
@@ -57,10 +60,10 @@ class StatisticalFaceSensor final : public FaceSensor {
       return e;
     }
     if (p.enrolled) {
-      const double genuine = r.normal(genuine_dist(q.truth).mean, genuine_dist(q.truth).sd);
+      const double genuine = genuine_score(p, q.truth, r);
       t.genuine = genuine;
       const ScoreDist& imp = impostor_dist(q.truth);
-      const double other = gallery > 1 ? r.max_of_normals(imp.mean, imp.sd, gallery - 1) : -1.0;
+      const double other = gallery > 1 ? impostor_max(p, imp, gallery - 1, r) : -1.0;
       if (gallery > 1) t.best_other = other;
       if (other > genuine) {
         e.best_id = other_enrolled(ids, p.id, r);
@@ -75,10 +78,13 @@ class StatisticalFaceSensor final : public FaceSensor {
     // Not enrolled: every gallery comparison is an impostor comparison; a look-alike scores high against
     // the resident they resemble.
     const ScoreDist& imp = impostor_dist(q.truth);
-    double best = r.max_of_normals(imp.mean, imp.sd, p.kind == PersonKind::lookalike ? gallery - 1 : gallery);
+    double best = impostor_max(p, imp, p.kind == PersonKind::lookalike ? gallery - 1 : gallery, r);
     e.best_id = p.kind == PersonKind::lookalike ? other_enrolled(ids, p.impersonates, r) : ids[r.below(gallery)];
     if (p.kind == PersonKind::lookalike) {
-      const double victim = r.normal(s_.face.lookalike.mean, s_.face.lookalike.sd);
+      const double rho = s_.face.impostor_between_person;
+      const double victim = rho <= 0.0 ? r.normal(s_.face.lookalike.mean, s_.face.lookalike.sd)
+                                       : r.normal(s_.face.lookalike.mean + s_.face.lookalike.sd * std::sqrt(rho) * person_latent(p)[3],
+                                                  s_.face.lookalike.sd * std::sqrt(1.0 - rho));
       if (victim >= best) {
         best = victim;
         e.best_id = p.impersonates;
@@ -94,12 +100,42 @@ class StatisticalFaceSensor final : public FaceSensor {
     const Person& p = *q.person;
     if (p.kind == PersonKind::resident && p.id == holder) {
       if (!p.enrolled) return std::nullopt;
-      return r.normal(genuine_dist(q.truth).mean, genuine_dist(q.truth).sd);
+      return genuine_score(p, q.truth, r);
     }
     return r.normal(impostor_dist(q.truth).mean, impostor_dist(q.truth).sd);
   }
 
  private:
+  // The person's own latent values for the day (standard normal): [0] genuine score, [1] acquisition,
+  // [2] best impostor score, [3] a look-alike's score against their victim.
+  std::array<double, 4> person_latent(const Person& p) const {
+    RandomStream own(s_.seed, "face.person", p.id);
+    std::array<double, 4> z{};
+    for (double& v : z) v = own.normal(0.0, 1.0);
+    return z;
+  }
+  // The best of n impostor comparisons, by inversion; with a person effect the uniform comes from a
+  // Gaussian copula that shares the person's latent value across their attempts.
+  double impostor_max(const Person& p, const ScoreDist& d, std::uint64_t n, RandomStream& r) const {
+    const double rho = s_.face.impostor_between_person;
+    if (rho <= 0.0) return r.max_of_normals(d.mean, d.sd, n);  // the draw the golden logs were made with
+    const double e = inverse_normal_cdf(std::clamp(r.uniform(), 1e-12, 1.0 - 1e-12));
+    const double u = std::clamp(normal_cdf(std::sqrt(rho) * person_latent(p)[2] + std::sqrt(1.0 - rho) * e), 1e-300, 1.0 - 1e-16);
+    return d.mean + d.sd * inverse_normal_cdf(std::pow(u, 1.0 / static_cast<double>(n)));
+  }
+  double genuine_score(const Person& p, MaskState truth, RandomStream& r) const {
+    const ScoreDist& d = genuine_dist(truth);
+    const double share = s_.face.genuine_between_person;
+    if (share <= 0.0) return r.normal(d.mean, d.sd);  // the draw the golden logs were made with
+    return r.normal(d.mean + d.sd * std::sqrt(share) * person_latent(p)[0], d.sd * std::sqrt(1.0 - share));
+  }
+  // Fails when sqrt(rho) z_person + sqrt(1 - rho) e < Phi^-1(fta), so the marginal rate stays `fta`.
+  bool fails_to_acquire(const Person& p, double fta, RandomStream& r) const {
+    const double rho = s_.face.fta_between_person;
+    if (rho <= 0.0 || fta <= 0.0 || fta >= 1.0) return r.bernoulli(fta);
+    const double u = std::clamp(r.uniform(), 1e-12, 1.0 - 1e-12);
+    return std::sqrt(rho) * person_latent(p)[1] + std::sqrt(1.0 - rho) * inverse_normal_cdf(u) < inverse_normal_cdf(fta);
+  }
   const ScoreDist& genuine_dist(MaskState m) const {
     return m == MaskState::none ? s_.face.genuine_unmasked : m == MaskState::worn ? s_.face.genuine_masked : s_.face.genuine_below_nose;
   }

@@ -122,6 +122,7 @@ class PixelFaceSensor final : public FaceSensor {
     t.enrolled = p.enrolled;
     FaceEvidence e;
     if (!usable) {
+      if (p.enrolled) m_.genuine_attempts.push_back({p.id, static_cast<std::uint8_t>(m), static_cast<std::uint8_t>(std::min<std::uint32_t>(q.attempt, 255)), false, std::nan("")});
       ++failures_[std::string(vision::to_string(a.failure))];
       count_face_attempt(counts, q.truth, t, 0.0);
       return e;
@@ -164,7 +165,8 @@ class PixelFaceSensor final : public FaceSensor {
         t.best_other_id = match.person;
       }
     }
-    if (impostors > 0) m_.best_impostor[static_cast<std::size_t>(m)].emplace_back(best_impostor, impostors);
+    if (p.enrolled) m_.genuine_attempts.push_back({p.id, static_cast<std::uint8_t>(m), static_cast<std::uint8_t>(std::min<std::uint32_t>(q.attempt, 255)), true, t.genuine.value_or(std::nan(""))});
+    if (impostors > 0) m_.best_impostor[static_cast<std::size_t>(m)].push_back({best_impostor, impostors, p.id});
     count_face_attempt(counts, q.truth, t, thr);
     return e;
   }

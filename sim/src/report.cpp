@@ -97,6 +97,17 @@ std::string report_json(const Scenario& s, const Metrics& m, const RunOutput& ou
   for (const auto& e : m.expectations) ex.push_back({{"name", e.name}, {"limit", e.limit}, {"actual", e.actual}, {"passed", e.passed}});
   j["expectations"] = ex;
   j["events_executed"] = out.events;
+  if (out.pixel.active) {  // counts only: wall-clock latencies would break byte-identical reruns (see calibrate)
+    const auto& px = out.pixel;
+    json conf = json::array();
+    for (const auto& row : px.mask_confusion) conf.push_back({row[0], row[1], row[2]});
+    json reasons = json::object();
+    for (const auto& [reason, n] : px.failure_reasons) reasons[reason] = n;
+    j["pixel"] = {{"enrolled", px.enrolled}, {"failed_to_enrol", px.failed_to_enrol}, {"face_attempts", px.attempts},
+                  {"frames_rendered", px.frames_rendered}, {"frames_analysed", px.frames_analysed},
+                  {"decided_on_other_person", px.decided_on_other}, {"mask_confusion_true_by_classified", conf},
+                  {"failures_to_acquire", reasons}};
+  }
   return j.dump(2) + "\n";
 }
 

@@ -187,6 +187,9 @@ std::vector<Field> build() {
   score(f, "face.impostor", "a different person's template (1:N takes the maximum over the gallery)", GT_REF(ScoreDist, s.face.impostor));
   score(f, "face.impostor_masked", "... for a masked probe (mask worn or below the nose); default: the same as face.impostor", GT_REF(ScoreDist, s.face.impostor_masked));
   score(f, "face.lookalike", "a look-alike against the resident they resemble", GT_REF(ScoreDist, s.face.lookalike));
+  f.push_back(share("face.genuine_between_person", "share of the genuine-score variance that is the person's own (a resident the core finds hard scores low all day); 0: attempts independent", GT_REF(double, s.face.genuine_between_person)));
+  f.push_back(share("face.fta_between_person", "latent correlation of one person's failures to acquire (a face the detector misses is missed again on the retry); 0: independent", GT_REF(double, s.face.fta_between_person)));
+  f.push_back(share("face.impostor_between_person", "latent correlation of one person's best impostor scores across attempts, and of a look-alike's scores (a face that resembles someone resembles them all day); 0: independent", GT_REF(double, s.face.impostor_between_person)));
   f.push_back(share("face.fta_unmasked", "failure to acquire per attempt, unmasked (face too small, turned away)", GT_REF(double, s.face.fta_unmasked)));
   f.push_back(share("face.fta_masked", "failure to acquire per attempt, masked", GT_REF(double, s.face.fta_masked)));
   f.push_back(share("face.mask_classifier_accuracy", "probability the core classifies the mask state correctly", GT_REF(double, s.face.mask_classifier_accuracy)));

@@ -92,6 +92,11 @@ struct FaceModelSpec {
   ScoreDist impostor{0.12, 0.08};
   ScoreDist impostor_masked{0.12, 0.08};  // probes with a mask worn; the loader copies `impostor` when unset
   ScoreDist lookalike{0.55, 0.08};
+  // Person effects (Doddington's zoo): the share of the variation that belongs to the person and stays with
+  // them all day, so a resident the core finds hard fails again on the retry. 0: attempts independent.
+  double genuine_between_person = 0.0;  // of the genuine score's variance
+  double fta_between_person = 0.0;      // latent correlation of one person's failures to acquire
+  double impostor_between_person = 0.0; // latent correlation of one person's 1:N impostor maxima (and look-alike scores)
   double fta_unmasked = 0.01;
   double fta_masked = 0.03;
   double mask_classifier_accuracy = 0.97;
@@ -104,7 +109,7 @@ struct PixelSpec {
   double hfov_deg = 40.0;           // camera horizontal field of view at 640x480
   double fps = 10.0;                // camera frames per second
   double start_distance_m = 1.8;    // the first frame of an approach
-  double stop_distance_m = 0.6;     // where the resident stands at the terminal
+  double stop_distance_m = 0.9;     // where the resident stands at the terminal (nearer, tall residents' heads leave the frame)
   double walk_speed_mps = 0.8;      // approach speed
   double dwell_s = 1.0;             // frames at the terminal before an attempt counts as a failure to acquire
   double nuisance = 1.0;            // pose, light and blur range of gate captures (0 studio .. 1 gate .. 2)

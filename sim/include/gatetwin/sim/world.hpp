@@ -68,8 +68,23 @@ struct PixelMeasurements {
   std::array<std::uint64_t, 3> impostor_n{};
   // Per acquired attempt: the best impostor score and over how many gallery persons it was the best (the
   // 1:N maximum the statistical model draws with max_of_normals).
-  std::array<std::vector<std::pair<double, std::uint32_t>>, 3> best_impostor;
+  struct BestImpostor {
+    double score;
+    std::uint32_t compared;    // impostor comparisons it is the best of
+    std::uint32_t person;      // the probe's person
+  };
+  std::array<std::vector<BestImpostor>, 3> best_impostor;
   std::vector<double> lookalike;                    // look-alikes against the resident they resemble
+  // Every face attempt of an enrolled resident, for the between-person share of the variation (a resident
+  // whose face the core finds hard fails again on the retry: Doddington's "goats").
+  struct GenuineAttempt {
+    std::uint32_t person;
+    std::uint8_t truth;        // mask state index
+    std::uint8_t attempt;      // 0: the approach; 1+: retries standing at the terminal
+    bool acquired;
+    double score;              // against their own template; NaN when not acquired or not in the gallery
+  };
+  std::vector<GenuineAttempt> genuine_attempts;
   std::array<std::array<std::uint64_t, 3>, 3> mask_confusion{};  // [true][classified], acquired attempts
   std::vector<std::pair<std::string, std::uint64_t>> failure_reasons;  // attempts that acquired no face, by the last frame's reason
   // Milliseconds summed over analysed frames, per stage: detect, landmarks, align, quality, mask, embed, total.
