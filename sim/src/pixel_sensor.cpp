@@ -87,6 +87,7 @@ class PixelFaceSensor final : public FaceSensor {
     // The first attempt is the walk up to the terminal; a retry is captured standing there.
     lane.start_distance_m = q.attempt == 0 ? s_.pixel.start_distance_m : s_.pixel.stop_distance_m;
     std::vector<scene::Actor> actors{subject(lane, p, q.truth)};
+    if (q.behind && *q.behind != p.id) actors.push_back(scene::make_actor(lane, *q.behind, scene::Role::behind));
     RandomStream neighbours(s_.seed, "pixel.adjacent", lane.passage);
     if (neighbours.bernoulli(s_.pixel.adjacent_share) && !pop_.free_residents().empty()) {
       const auto& pool = pop_.free_residents();

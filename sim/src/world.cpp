@@ -353,6 +353,7 @@ class World {
     q.attempt = attempt;
     q.compound = pop_.compound_of_gate(ps.rec.gate);
     q.gallery = &pop_.gallery(q.compound);
+    if (!ps.tailgaters.empty()) q.behind = passages_[ps.tailgaters.front()].rec.person;
     return q;
   }
 

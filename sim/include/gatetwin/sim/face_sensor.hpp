@@ -28,6 +28,7 @@ struct FaceRequest {
   std::uint32_t attempt = 0;                                    // 0: the first capture of the passage
   const std::vector<std::uint32_t>* gallery = nullptr;          // enrolled residents the terminal searches
   std::uint16_t compound = 0;
+  std::optional<std::uint32_t> behind;                          // a person walking in close behind (tailgating)
 };
 
 // Counts one face attempt into the algorithm-level tallies (ISO/IEC 19795). `genuine` is the score against
