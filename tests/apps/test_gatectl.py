@@ -14,16 +14,12 @@ import sys
 import tempfile
 import unittest
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import private_models  # noqa: E402
+
 GATECTL = GATETWIN = None
 TMP = None
 ENV = None
-
-
-def models_root():
-    if os.environ.get("GATETWIN_MODELS"):
-        return os.environ["GATETWIN_MODELS"]
-    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(cache, "gatetwin", "models")
 
 
 def run(exe, *args, env=None, timeout=300):
@@ -37,16 +33,7 @@ def lines(stdout):
 def setUpModule():
     global TMP, ENV
     TMP = tempfile.mkdtemp(prefix="gatetwin-gatectl-")
-    real = os.path.join(models_root(), "faceplugin-0.0.1")
-    private = os.path.join(TMP, "models", "faceplugin-0.0.1")
-    os.makedirs(private)
-    for f in os.listdir(real):
-        if f.endswith(".onnx"):
-            os.symlink(os.path.join(real, f), os.path.join(private, f))
-    ENV = dict(os.environ, GATETWIN_MODELS=os.path.join(TMP, "models"))
-    r = run(GATETWIN, "train-mask", "--train", "16", "--heldout", "6")
-    assert r.returncode == 0, r.stderr
-    assert os.path.exists(os.path.join(private, "gatetwin-mask-v1.yaml"))
+    ENV = private_models.make(TMP, GATETWIN)
     r = run(GATETWIN, "faces", "-o", os.path.join(TMP, "set"), "--identities", "4", "--unmasked", "2",
             "--masked", "1", "--below-nose", "0", "--nuisance", "0.3")
     assert r.returncode == 0, r.stderr
