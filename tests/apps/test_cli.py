@@ -213,6 +213,53 @@ class Docs(unittest.TestCase):
         self.assertTrue(r.stdout.strip() in doc, "docs/scenarios.md is stale: regenerate with scripts/gen-docs.sh")
 
 
+class SceneAndContactSheet(unittest.TestCase):
+    """The renderer's commands: no models needed, deterministic, atomic, clear errors."""
+
+    def test_scene_writes_frames_thermal_and_truth_deterministically(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            outs = [os.path.join(tmp, "a"), os.path.join(tmp, "b")]
+            for out in outs:
+                r = run("scene", "-o", out, "--behind", "--adjacent", "--mask", "surgical", "--start", "1.2", "--stop", "0.8")
+                self.assertEqual(r.returncode, 0, r.stderr)
+            truth = jsonl(os.path.join(outs[0], "truth.jsonl"))
+            self.assertEqual({t["role"] for t in truth if "role" in t}, {"subject", "behind", "adjacent"})
+            thermal = [t for t in truth if "thermal" in t]  # the fusion's reading of each frame's thermal map
+            self.assertEqual(thermal[0]["thermal"], "too_far")
+            n = len({t["frame"] for t in truth})
+            self.assertGreater(n, 2)
+            frames = sorted(f for f in os.listdir(outs[0]) if f.startswith("frame_") and f.endswith(".jpg"))
+            self.assertEqual(len(frames), n)
+            subject = [t["interocular_px"] for t in truth if t.get("role") == "subject"]
+            self.assertLess(subject[0], subject[-1])  # the face grows as the resident walks up
+            for f in frames:
+                self.assertEqual(read(os.path.join(outs[0], f), "rb")[:2], b"\xff\xd8")
+                self.assertEqual(read(os.path.join(outs[0], f), "rb"), read(os.path.join(outs[1], f), "rb"), f)
+            # A rerun into an earlier scene replaces it; a directory that is not a scene is never touched.
+            r = run("scene", "-o", outs[0], "--start", "1.0", "--stop", "0.9")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertLess(len({t["frame"] for t in jsonl(os.path.join(outs[0], "truth.jsonl"))}), n)
+            other = os.path.join(tmp, "other")
+            os.makedirs(other)
+            write(os.path.join(other, "keep.txt"), "mine")
+            r = run("scene", "-o", other)
+            self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+            self.assertIn(other, r.stderr)
+            self.assertEqual(read(os.path.join(other, "keep.txt")), "mine")
+
+    def test_contact_sheet_is_written_whole_or_not_at_all(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            sheet = os.path.join(tmp, "sheet.jpg")
+            r = run("contact-sheet", "-o", sheet, "--count", "6", "--columns", "3")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            data = read(sheet, "rb")
+            self.assertEqual(data[:2], b"\xff\xd8")
+            self.assertEqual(sorted(os.listdir(tmp)), ["sheet.jpg"])  # no temporary file left behind
+            r = run("contact-sheet", "-o", os.path.join(tmp, "missing", "sheet.jpg"), "--count", "2")
+            self.assertEqual(r.returncode, 3, r.stdout + r.stderr)
+            self.assertIn("missing", r.stderr)
+
+
 if __name__ == "__main__":
     GATETWIN = os.path.abspath(sys.argv.pop(1))
     unittest.main(verbosity=2)
