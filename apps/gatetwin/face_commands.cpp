@@ -120,7 +120,7 @@ void add_face_commands(CLI::App& app, int* exit_code) {
       check_set(o->set);
       rv::FacePipeline pipeline(manifest_of(*o));
       const recognizer::Policy policy;
-      const sim::EvalReport r = o->images.empty() ? sim::evaluate(pipeline, sim::render_face_captures(o->set), policy)
+      const sim::EvalReport r = o->images.empty() ? sim::evaluate_set(pipeline, o->set, policy)
                                                   : sim::evaluate_directory(pipeline, o->images, policy);
       std::cout << sim::eval_summary(r);
       if (!o->out.empty()) {

@@ -528,6 +528,19 @@ EvalReport evaluate(vision::FacePipeline& pipeline, const std::vector<RenderedCa
   return e.finish();
 }
 
+EvalReport evaluate_set(vision::FacePipeline& pipeline, const FaceSetSpec& spec, const recognizer::Policy& policy) {
+  Evaluator e(pipeline, policy);
+  constexpr std::uint32_t chunk = 25;
+  for (std::uint32_t done = 0; done < spec.identities; done += chunk) {
+    FaceSetSpec part = spec;
+    part.first_person = spec.first_person + done;
+    part.identities = std::min(chunk, spec.identities - done);
+    part.lookalikes = spec.lookalikes > done ? std::min(part.identities, spec.lookalikes - done) : 0;
+    for (const auto& rc : render_face_captures(part)) e.add(rc.label, rc.image);
+  }
+  return e.finish();
+}
+
 EvalReport evaluate_directory(vision::FacePipeline& pipeline, const fs::path& dir, const recognizer::Policy& policy) {
   const auto labels = load_labels(dir);
   Evaluator e(pipeline, policy);

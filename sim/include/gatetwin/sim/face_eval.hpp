@@ -135,6 +135,10 @@ double threshold_at_fmr(const ProtocolResult& p, double target_fmr);
 // `progress` is called after every image (may be empty).
 EvalReport evaluate(recognizer::vision::FacePipeline& pipeline, const std::vector<RenderedCapture>& images,
                     const recognizer::Policy& policy);
+// Renders `spec` a few identities at a time and evaluates as it goes (memory stays small for large sets);
+// the same report as evaluate(pipeline, render_face_captures(spec), policy).
+EvalReport evaluate_set(recognizer::vision::FacePipeline& pipeline, const FaceSetSpec& spec,
+                        const recognizer::Policy& policy);
 EvalReport evaluate_directory(recognizer::vision::FacePipeline& pipeline, const std::filesystem::path& dir,
                               const recognizer::Policy& policy);
 
