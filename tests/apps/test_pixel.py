@@ -29,6 +29,11 @@ def run(*args, env=None, timeout=900):
     return subprocess.run([GATETWIN, *args], capture_output=True, text=True, timeout=timeout, env=env or ENV)
 
 
+def read_bytes(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
 def setUpModule():
     global TMP, ENV
     TMP = tempfile.mkdtemp(prefix="gatetwin-pixel-")
@@ -47,10 +52,11 @@ class PixelRun(unittest.TestCase):
             r = run("run", SMALL, "-o", out, "--quiet", *TINY)
             self.assertIn(r.returncode, (0, 1), r.stderr)
             outs.append(out)
-        a, b = (open(os.path.join(o, "events.jsonl"), "rb").read() for o in outs)
+        a, b = (read_bytes(os.path.join(o, "events.jsonl")) for o in outs)
         self.assertGreater(len(a), 0)
         self.assertEqual(a, b, "two pixel runs of one scenario and seed must give the same event log")
-        report = json.load(open(os.path.join(outs[0], "report.json")))
+        with open(os.path.join(outs[0], "report.json")) as f:
+            report = json.load(f)
         self.assertEqual(report["fidelity"], "pixel")
         px = report["pixel"]
         self.assertGreater(px["enrolled"], 0)
@@ -73,11 +79,13 @@ class Calibrate(unittest.TestCase):
         cal = os.path.join(TMP, "cal.yaml")
         r = run("calibrate", SMALL, "-o", cal, "--check", "--quiet")
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
-        rows = [l for l in r.stdout.splitlines() if l.split()[:1] in (["FAR"], ["FRR"], ["FTA"]) and "%," in l]
+        table = r.stdout.split("agreement (", 1)[-1].splitlines()
+        rows = [l for l in table if l.split()[:1] in (["FAR"], ["FRR"], ["FTA"])]
         self.assertEqual(len(rows), 3, r.stdout)
         for row in rows:
             self.assertTrue(row.rstrip().endswith("agree"), row)
-        text = open(cal).read()
+        with open(cal) as f:
+            text = f.read()
         for key in ("genuine_unmasked:", "impostor_masked:", "fta_masked:", "genuine_between_person:", "measured:",
                     "latency_ms_per_frame:", "embed:"):
             self.assertIn(key, text)
