@@ -150,9 +150,11 @@ Calibration fit_calibration(const Scenario& s, const RunOutput& out) {
   if (m.lookalike.size() >= kMinSamples) cal.face.lookalike = quantile_fit(m.lookalike, 0.90);
   else cal.notes.push_back("face.lookalike: " + std::to_string(m.lookalike.size()) + " look-alike scores, kept the scenario's value");
 
-  // Impostors: the statistical model draws the best of n iid normal comparisons. Fit the per-comparison
-  // normal so that the best of n reproduces the observed 1:N maxima (their median and 90th percentile),
-  // which carries the correlation between one probe's comparisons that an iid fit to single scores misses.
+  // Impostors: the statistical model draws the best of n iid normal comparisons. The per-comparison mean is
+  // the measured one; the sd is chosen so that the best of n reproduces the median of the observed 1:N
+  // maxima. That carries the correlation between one probe's comparisons, which an iid fit to single
+  // scores misses, while extrapolating to other gallery sizes from a distribution centred where the
+  // comparisons really are (a two-quantile fit of the maxima alone can put the mean anywhere).
   auto fit_impostor = [&](std::initializer_list<int> states, ScoreDist& into, const char* key) {
     std::vector<double> best;
     std::vector<double> n;
@@ -168,10 +170,12 @@ Calibration fit_calibration(const Scenario& s, const RunOutput& out) {
     std::sort(best.begin(), best.end());
     std::nth_element(n.begin(), n.begin() + static_cast<std::ptrdiff_t>(n.size() / 2), n.end());
     const double gallery = std::max(1.0, n[n.size() / 2]);
-    const double m50 = quantile(best, 0.5), m90 = quantile(best, 0.9);
-    const double z50 = inverse_normal_cdf(std::pow(0.5, 1.0 / gallery)), z90 = inverse_normal_cdf(std::pow(0.9, 1.0 / gallery));
-    into.sd = std::max(0.005, (m90 - m50) / (z90 - z50));
-    into.mean = m50 - into.sd * z50;
+    double sum = 0, count = 0;
+    for (int k : states) sum += m.impostor_sum[static_cast<std::size_t>(k)], count += static_cast<double>(m.impostor_n[static_cast<std::size_t>(k)]);
+    const double m50 = quantile(best, 0.5);
+    const double z50 = inverse_normal_cdf(std::pow(0.5, 1.0 / gallery));
+    into.mean = sum / count;
+    into.sd = std::max(0.005, (m50 - into.mean) / std::max(0.1, z50));
   };
   fit_impostor({0}, cal.face.impostor, "face.impostor");
   fit_impostor({1, 2}, cal.face.impostor_masked, "face.impostor_masked");
