@@ -22,7 +22,7 @@ struct Options {
   std::string out;
   std::string images;
   std::uint64_t seed = 7;
-  std::uint32_t train = 150, heldout = 60;
+  std::uint32_t train = 300, heldout = 60;
   int threads = 0;
   std::string mask_model;
 };
