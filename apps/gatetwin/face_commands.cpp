@@ -24,6 +24,7 @@ struct Options {
   std::uint64_t seed = 7;
   std::uint32_t train = 300, heldout = 60;
   int threads = 0;
+  bool flip_embedding = false;
   std::string mask_model;
 };
 
@@ -114,11 +115,14 @@ void add_face_commands(CLI::App& app, int* exit_code) {
   add_set_options(eval, *o);
   eval->add_option("--images", o->images, "a labelled image directory (labels.csv); default: render a synthetic set in memory");
   eval->add_option("-o,--out", o->out, "directory for report.json, det_*.csv, det.png");
+  eval->add_flag("--flip-embedding", o->flip_embedding, "embed each face's mirror image too and sum (slower; see docs/recognizer.md)");
   eval->callback([o, exit_code] {
     *exit_code = guarded([&] {
       if (o->threads > 0) cv::setNumThreads(o->threads);
       check_set(o->set);
-      rv::FacePipeline pipeline(manifest_of(*o));
+      rv::PipelineOptions popts;
+      popts.flip_embedding = o->flip_embedding;
+      rv::FacePipeline pipeline(manifest_of(*o), popts);
       const recognizer::Policy policy;
       const sim::EvalReport r = o->images.empty() ? sim::evaluate_set(pipeline, o->set, policy)
                                                   : sim::evaluate_directory(pipeline, o->images, policy);

@@ -101,7 +101,7 @@ FrameAnalysis FacePipeline::analyse(const cv::Mat& bgr) {
     a.mask = mask_.classify(a.aligned);
     a.timings.mask = ms_since(t);
     t = Clock::now();
-    a.embedding = embedder_.embed(a.aligned);
+    a.embedding = embedder_.embed(a.aligned, options_.flip_embedding);
     a.timings.embed = ms_since(t);
     if (liveness_) {
       t = Clock::now();

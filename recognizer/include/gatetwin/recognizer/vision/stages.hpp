@@ -137,8 +137,9 @@ class MaskClassifier {
 class Embedder {
  public:
   Embedder(const EmbedderSpec& spec, const std::string& fetch_command);
-  // L2-normalised embedding of an aligned face crop.
-  std::vector<float> embed(const cv::Mat& aligned_bgr);
+  // L2-normalised embedding of an aligned face crop; with `flip`, the sum of the crop's and its mirror
+  // image's embeddings (one batch of two).
+  std::vector<float> embed(const cv::Mat& aligned_bgr, bool flip = false);
   int dim() const { return spec_.dim; }
 
  private:
