@@ -163,15 +163,15 @@ Calibration fit_calibration(const Scenario& s, const RunOutput& out) {
         best.push_back(b.score);
         n.push_back(b.compared);
       }
-    if (best.size() < kMinSamples) {
+    double sum = 0, count = 0;
+    for (int k : states) sum += m.impostor_sum[static_cast<std::size_t>(k)], count += static_cast<double>(m.impostor_n[static_cast<std::size_t>(k)]);
+    if (best.size() < kMinSamples || count < 1) {
       cal.notes.push_back(std::string(key) + ": " + std::to_string(best.size()) + " 1:N searches, kept the scenario's value");
       return;
     }
     std::sort(best.begin(), best.end());
     std::nth_element(n.begin(), n.begin() + static_cast<std::ptrdiff_t>(n.size() / 2), n.end());
     const double gallery = std::max(1.0, n[n.size() / 2]);
-    double sum = 0, count = 0;
-    for (int k : states) sum += m.impostor_sum[static_cast<std::size_t>(k)], count += static_cast<double>(m.impostor_n[static_cast<std::size_t>(k)]);
     const double m50 = quantile(best, 0.5);
     const double z50 = inverse_normal_cdf(std::pow(0.5, 1.0 / gallery));
     into.mean = sum / count;
