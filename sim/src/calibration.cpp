@@ -117,6 +117,14 @@ double latent_correlation(double p, double both) {
   return 0.5 * (lo + hi);
 }
 
+// Scores of acquired attempts against the person's own template, by true mask state.
+std::array<std::vector<double>, 3> genuine_scores(const PixelMeasurements& m) {
+  std::array<std::vector<double>, 3> out;
+  for (const auto& g : m.genuine_attempts)
+    if (g.acquired && !std::isnan(g.score)) out[g.truth].push_back(g.score);
+  return out;
+}
+
 // Quantile of a histogram over [-1, 1) (linear inside the bin).
 double hist_quantile(const std::array<std::uint64_t, PixelMeasurements::kBins>& h, std::uint64_t n, double q) {
   const double target = q * static_cast<double>(n);
@@ -140,11 +148,12 @@ Calibration fit_calibration(const Scenario& s, const RunOutput& out) {
   const AttemptCounts& a = out.attempts;
   // Genuine scores: a normal through the median and the 10th percentile, because false non-matches live in
   // the lower tail and pixel-mode genuine scores have a long one (poor frames).
+  const auto own = genuine_scores(m);
   ScoreDist* genuine[3] = {&cal.face.genuine_unmasked, &cal.face.genuine_masked, &cal.face.genuine_below_nose};
   for (int k = 0; k < 3; ++k) {
-    if (m.genuine[k].size() >= kMinSamples) *genuine[k] = quantile_fit(m.genuine[k], 0.10);
+    if (own[k].size() >= kMinSamples) *genuine[k] = quantile_fit(own[k], 0.10);
     else cal.notes.push_back(std::string("face.genuine_") + (k == 0 ? "unmasked" : k == 1 ? "masked" : "below_nose") + ": " +
-                             std::to_string(m.genuine[k].size()) + " genuine scores, kept the scenario's value");
+                             std::to_string(own[k].size()) + " genuine scores, kept the scenario's value");
   }
   // Look-alikes: through the median and the 90th percentile (false accepts live in the upper tail).
   if (m.lookalike.size() >= kMinSamples) cal.face.lookalike = quantile_fit(m.lookalike, 0.90);
@@ -223,7 +232,7 @@ Calibration fit_calibration(const Scenario& s, const RunOutput& out) {
   y << "  decided_on_other_person: " << m.decided_on_other << "\n";
   y << "  by_mask:\n";
   for (int k = 0; k < 3; ++k) {
-    y << "    " << kMaskNames[k] << ": {attempts: " << a.face_attempts[k] << ", fta: " << a.fta[k] << ", genuine_scores: " << m.genuine[k].size()
+    y << "    " << kMaskNames[k] << ": {attempts: " << a.face_attempts[k] << ", fta: " << a.fta[k] << ", genuine_scores: " << own[k].size()
       << ", impostor_comparisons: " << m.impostor_n[k];
     if (m.impostor_n[k] > 0) {
       const double mean = m.impostor_sum[k] / static_cast<double>(m.impostor_n[k]);
@@ -262,11 +271,9 @@ Calibration fit_calibration(const Scenario& s, const RunOutput& out) {
   y << "  latency_ms_per_frame:  # the real core on this machine, mean over analysed frames\n";
   for (int i = 0; i < 7; ++i) y << "    " << PixelMeasurements::kStages[i] << ": " << fmt(m.stage_ms_sum[static_cast<std::size_t>(i)] / frames, 2) << "\n";
   y << "  render_ms_per_frame: " << fmt(m.render_ms_sum / std::max<double>(1.0, static_cast<double>(m.frames_rendered)), 2) << "\n";
-  if (!m.frames_per_attempt.empty()) {
-    y << "  frames_per_attempt: " << fmt(std::accumulate(m.frames_per_attempt.begin(), m.frames_per_attempt.end(), 0.0) /
-                                          static_cast<double>(m.frames_per_attempt.size()), 2) << "\n";
-    y << "  core_ms_per_attempt: " << fmt(std::accumulate(m.attempt_ms.begin(), m.attempt_ms.end(), 0.0) /
-                                           static_cast<double>(m.attempt_ms.size()), 1) << "\n";
+  if (m.attempts > 0) {
+    y << "  frames_per_attempt: " << fmt(static_cast<double>(m.attempt_frames) / static_cast<double>(m.attempts), 2) << "\n";
+    y << "  core_ms_per_attempt: " << fmt(m.attempt_core_ms / static_cast<double>(m.attempts), 1) << "\n";
   }
   cal.measured_yaml = y.str();
   return cal;

@@ -98,26 +98,11 @@ class PixelFaceSensor final : public FaceSensor {
 
     scene::SceneFrame frame;
     vision::FrameAnalysis a;
-    bool usable = false;
-    double core_ms = 0;
-    int frames = 0;
-    while (true) {
-      const auto r0 = std::chrono::steady_clock::now();
-      if (!approach.next(frame)) break;
-      m_.render_ms_sum += ms_since(r0);
-      ++m_.frames_rendered;
-      a = pipeline_->analyse(frame.image);
-      ++m_.frames_analysed;
-      ++frames;
-      add_timings(a.timings);
-      core_ms += a.timings.total;
-      if (a.usable()) {
-        usable = true;
-        break;
-      }
-    }
-    m_.attempt_ms.push_back(core_ms);
-    m_.frames_per_attempt.push_back(frames);
+    const std::uint64_t frames_before = m_.frames_analysed;
+    const double core_before = m_.stage_ms_sum[6];  // total
+    const bool usable = analyse_until_usable(approach, frame, a);
+    m_.attempt_frames += m_.frames_analysed - frames_before;
+    m_.attempt_core_ms += m_.stage_ms_sum[6] - core_before;
 
     AttemptTally t;
     t.enrolled = p.enrolled;
@@ -148,7 +133,6 @@ class PixelFaceSensor final : public FaceSensor {
     for (const auto& match : all) {
       if (p.kind == PersonKind::resident && match.person == p.id) {
         t.genuine = match.score;
-        m_.genuine[static_cast<std::size_t>(m)].push_back(match.score);
         continue;
       }
       if (lookalike && match.person == p.impersonates) {
@@ -156,15 +140,11 @@ class PixelFaceSensor final : public FaceSensor {
       } else {
         ++m_.impostor_hist[static_cast<std::size_t>(m)][static_cast<std::size_t>(bin_of(match.score))];
         m_.impostor_sum[static_cast<std::size_t>(m)] += match.score;
-        m_.impostor_sum_sq[static_cast<std::size_t>(m)] += static_cast<double>(match.score) * match.score;
         ++m_.impostor_n[static_cast<std::size_t>(m)];
         best_impostor = std::max(best_impostor, static_cast<double>(match.score));
         ++impostors;
       }
-      if (!t.best_other || match.score > *t.best_other) {
-        t.best_other = match.score;
-        t.best_other_id = match.person;
-      }
+      if (!t.best_other || match.score > *t.best_other) t.best_other = match.score;
     }
     if (p.enrolled) m_.genuine_attempts.push_back({p.id, static_cast<std::uint8_t>(m), static_cast<std::uint8_t>(std::min<std::uint32_t>(q.attempt, 255)), true, t.genuine.value_or(std::nan(""))});
     if (impostors > 0) m_.best_impostor[static_cast<std::size_t>(m)].push_back({best_impostor, impostors, p.id});
@@ -180,14 +160,9 @@ class PixelFaceSensor final : public FaceSensor {
     lane.start_distance_m = s_.pixel.stop_distance_m;
     scene::Approach approach(lane, {subject(lane, *q.person, q.truth)});
     scene::SceneFrame frame;
-    while (approach.next(frame)) {
-      ++m_.frames_rendered;
-      ++m_.frames_analysed;
-      const auto a = pipeline_->analyse(frame.image);
-      add_timings(a.timings);
-      if (a.usable()) return g.verify(holder, a.embedding);
-    }
-    return std::nullopt;
+    vision::FrameAnalysis a;
+    if (!analyse_until_usable(approach, frame, a)) return std::nullopt;
+    return g.verify(holder, a.embedding);
   }
 
   void finish(RunOutput& out) override {
@@ -196,6 +171,21 @@ class PixelFaceSensor final : public FaceSensor {
   }
 
  private:
+  // Renders the approach frame by frame and runs the core on each until a face is usable; `frame` and `a`
+  // hold the last frame and its analysis. False when the frames ran out first.
+  bool analyse_until_usable(scene::Approach& approach, scene::SceneFrame& frame, vision::FrameAnalysis& a) {
+    while (true) {
+      const auto r0 = std::chrono::steady_clock::now();
+      if (!approach.next(frame)) return false;
+      m_.render_ms_sum += ms_since(r0);
+      ++m_.frames_rendered;
+      a = pipeline_->analyse(frame.image);
+      ++m_.frames_analysed;
+      add_timings(a.timings);
+      if (a.usable()) return true;
+    }
+  }
+
   // The person as the gate sees them: their own face (a look-alike: a near-copy of the resident they pass
   // themselves off as) and, when worn, their usual mask.
   scene::Actor subject(const scene::LaneSpec& lane, const Person& p, MaskState truth) const {

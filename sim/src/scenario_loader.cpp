@@ -143,9 +143,9 @@ class Loader {
     errors.push_back(std::move(e));
   }
 
-  // Walks a mapping node whose keys sit under `prefix` ("" for the root, "population." ...).
   std::string skip_key;  // a calibration file's top-level `measured:` block (not settings)
 
+  // Walks a mapping node whose keys sit under `prefix` ("" for the root, "population." ...).
   void walk_map(const std::string& file, const YAML::Node& map, const std::string& prefix, std::size_t index,
                 const std::string& shown_prefix) {
     std::set<std::string> seen;

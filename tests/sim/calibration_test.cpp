@@ -33,14 +33,12 @@ gs::RunOutput synthetic(double share) {
     const double own = r.normal(0.0, 0.08 * std::sqrt(share));
     for (int k = 0; k < 4; ++k) {
       const double g = 0.75 + own + r.normal(0.0, 0.08 * std::sqrt(1.0 - share));
-      m.genuine[0].push_back(g);
       m.genuine_attempts.push_back({person, 0, static_cast<std::uint8_t>(k), true, g});
       double best = -2.0;
       for (int c = 0; c < 80; ++c) {
         const double x = r.normal(0.30, 0.10);
         best = std::max(best, x);
         m.impostor_sum[0] += x;
-        m.impostor_sum_sq[0] += x * x;
         ++m.impostor_n[0];
       }
       m.best_impostor[0].push_back({best, 80, person});

@@ -39,7 +39,6 @@ struct AttemptTally {
   bool enrolled = false;
   std::optional<double> genuine;
   std::optional<double> best_other;
-  std::optional<std::uint32_t> best_other_id;
 };
 void count_face_attempt(AttemptCounts& counts, recognizer::MaskState truth, const AttemptTally& tally, double threshold);
 

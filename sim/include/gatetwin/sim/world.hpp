@@ -62,9 +62,8 @@ struct PixelMeasurements {
   std::uint64_t enrolled = 0, failed_to_enrol = 0;  // enrolment photos turned into templates / refused by the core
   std::uint64_t attempts = 0, frames_rendered = 0, frames_analysed = 0;
   std::uint64_t decided_on_other = 0;               // attempts the core decided on someone other than the subject
-  std::array<std::vector<double>, 3> genuine;       // acquired attempts of enrolled persons: score against their own template
   std::array<std::array<std::uint64_t, kBins>, 3> impostor_hist{};  // every other gallery template, per acquired attempt
-  std::array<double, 3> impostor_sum{}, impostor_sum_sq{};
+  std::array<double, 3> impostor_sum{};
   std::array<std::uint64_t, 3> impostor_n{};
   // Per acquired attempt: the best impostor score and over how many gallery persons it was the best (the
   // 1:N maximum the statistical model draws with max_of_normals).
@@ -75,7 +74,7 @@ struct PixelMeasurements {
   };
   std::array<std::vector<BestImpostor>, 3> best_impostor;
   std::vector<double> lookalike;                    // look-alikes against the resident they resemble
-  // Every face attempt of an enrolled resident, for the between-person share of the variation (a resident
+  // Every face attempt of an enrolled resident: the genuine scores by mask state, and the between-person share of the variation (a resident
   // whose face the core finds hard fails again on the retry: Doddington's "goats").
   struct GenuineAttempt {
     std::uint32_t person;
@@ -89,8 +88,8 @@ struct PixelMeasurements {
   std::vector<std::pair<std::string, std::uint64_t>> failure_reasons;  // attempts that acquired no face, by the last frame's reason
   // Milliseconds summed over analysed frames, per stage: detect, landmarks, align, quality, mask, embed, total.
   std::array<double, 7> stage_ms_sum{};
-  std::vector<double> attempt_ms;                   // core time per attempt (all its frames)
-  std::vector<double> frames_per_attempt;
+  std::uint64_t attempt_frames = 0;                 // frames analysed by capture attempts (not card checks)
+  double attempt_core_ms = 0;                       // core time over those frames
   double render_ms_sum = 0;
   static constexpr const char* kStages[7] = {"detect", "landmarks", "align", "quality", "mask", "embed", "total"};
 };
