@@ -96,7 +96,11 @@ render::Capture gate_capture(const FaceSetSpec& spec, std::uint32_t person, std:
   const double d = hi > lo ? r.uniform(lo, hi) : lo;
   CameraModel cam = spec.camera;
   cam.frame = spec.frame;
+  const double nominal_iod = c.interocular_px;  // the size sample_capture drew its blur for
   c.interocular_px = cam.interocular_px(d, interocular_m(spec.seed, person));
+  // The same movement during the exposure smears a near face over more pixels than a far one: motion
+  // blur scales with the face's size in the frame.
+  c.motion_blur_px *= c.interocular_px / std::max(1.0, nominal_iod);
   const double n = std::clamp(spec.nuisance, 0.0, 2.0), f = cam.focal_px(), iod = c.interocular_px;
   const double w = spec.frame.width, h = spec.frame.height;
   double x = 0.5 * w + f * n * r.uniform(-0.08, 0.08) / d;
@@ -138,7 +142,7 @@ std::vector<RenderedCapture> render_face_captures(const FaceSetSpec& spec) {
     label.mask_kind = kind_name(c.wear == render::MaskWear::none ? render::MaskKind::none : c.mask);
     label.wear = wear_name(c.wear);
     label.box = r.truth.face_box;
-    out.push_back({std::move(label), std::move(r.image)});
+    out.push_back({std::move(label), std::move(r.image), id, c, true});
   };
   auto wear_mask = [&](render::Capture& c, render::MaskWear wear, std::uint32_t person, std::uint32_t capture) {
     if (wear == render::MaskWear::none) return;
@@ -402,6 +406,7 @@ struct Probe {
   MaskState mask;
   std::vector<float> embedding;
   double resemblance = 0;
+  std::size_t record = 0;  // index into EvalReport::records
 };
 
 double dot(const std::vector<float>& a, const std::vector<float>& b) {
@@ -424,12 +429,26 @@ class Evaluator {
     report_.threshold_masked = policy.threshold_masked;
   }
 
-  void add(const LabelledImage& label, const cv::Mat& image) {
+  void add(const LabelledImage& label, const cv::Mat& image, const RenderedCapture* rendered = nullptr) {
     ++report_.images;
     auto& acq = report_.acquire[std::string(recognizer::to_string(label.mask))];
     ++acq.first;
     const vision::FrameAnalysis a = pipeline_.analyse(image);
     latency_sum_ += a.timings.total;
+    const std::size_t record = report_.records.size();
+    {
+      ImageRecord rec;
+      rec.label = label;
+      rec.failure = std::string(vision::to_string(a.failure));
+      if (a.deciding >= 0 && a.faces[static_cast<std::size_t>(a.deciding)].quality) {
+        const vision::Quality& q = *a.faces[static_cast<std::size_t>(a.deciding)].quality;
+        rec.interocular_px = q.interocular_px, rec.yaw_deg = q.yaw_deg, rec.pitch_deg = q.pitch_deg;
+        rec.sharpness = q.sharpness, rec.brightness = q.brightness;
+      }
+      if (a.usable()) rec.classified_mask = std::string(recognizer::to_string(a.mask.state));
+      if (rendered && rendered->rendered) rec.rendered = true, rec.identity = rendered->identity, rec.capture = rendered->capture;
+      report_.records.push_back(std::move(rec));
+    }
     const bool enrol_photo = label.role == "enrol";
     bool detected = false;
     if (label.box.area() > 0) {
@@ -457,7 +476,7 @@ class Evaluator {
     ++report_.mask_confusion[mask_index(label.mask)][mask_index(a.mask.state)];
     const bool masked = label.mask != MaskState::none;
     if (label.role == "lookalike") {
-      lookalikes_.push_back({label.person, label.mask, a.embedding, label.resemblance});
+      lookalikes_.push_back({label.person, label.mask, a.embedding, label.resemblance, record});
       return;
     }
     auto& enrolled = masked ? masked_enrol_ : unmasked_enrol_;
@@ -465,7 +484,7 @@ class Evaluator {
       if (!enrolled.count(label.person)) enrolled[label.person] = a.embedding;
       return;
     }
-    probes_.push_back({label.person, label.mask, a.embedding});
+    probes_.push_back({label.person, label.mask, a.embedding, 0.0, record});
   }
 
   EvalReport finish() {
@@ -473,11 +492,17 @@ class Evaluator {
     for (const Probe& p : probes_) {
       const bool masked = p.mask != MaskState::none;
       // Unmasked enrolment: probe unmasked -> U/U; probe masked -> U/M.
+      ImageRecord& rec = report_.records[p.record];
       for (const auto& [person, e] : unmasked_enrol_) {
         const double s = dot(e, p.embedding);
         auto& g = masked ? g_um : g_uu;
         auto& i = masked ? i_um : i_uu;
         (person == p.person ? g : i).push_back(s);
+        if (person == p.person) {
+          rec.genuine = s;
+        } else if (!(s <= rec.best_impostor)) {  // also replaces the initial NaN
+          rec.best_impostor = s, rec.best_impostor_person = person;
+        }
       }
       if (masked)
         for (const auto& [person, e] : masked_enrol_) (person == p.person ? g_mm : i_mm).push_back(dot(e, p.embedding));
@@ -492,7 +517,9 @@ class Evaluator {
       if (it == unmasked_enrol_.end()) continue;
       auto& l = levels[p.resemblance];
       l.resemblance = p.resemblance;
-      (p.mask == MaskState::none ? l.unmasked : l.masked).push_back(dot(it->second, p.embedding));
+      const double s = dot(it->second, p.embedding);
+      (p.mask == MaskState::none ? l.unmasked : l.masked).push_back(s);
+      report_.records[p.record].best_impostor = s, report_.records[p.record].best_impostor_person = p.person;
     }
     for (auto& [r, l] : levels) report_.lookalikes.push_back(std::move(l));
     report_.mean_latency_ms = report_.images ? latency_sum_ / static_cast<double>(report_.images) : 0.0;
@@ -524,7 +551,7 @@ double mean_of(const std::vector<double>& v) {
 EvalReport evaluate(vision::FacePipeline& pipeline, const std::vector<RenderedCapture>& images,
                     const recognizer::Policy& policy) {
   Evaluator e(pipeline, policy);
-  for (const auto& rc : images) e.add(rc.label, rc.image);
+  for (const auto& rc : images) e.add(rc.label, rc.image, &rc);
   return e.finish();
 }
 
@@ -536,7 +563,7 @@ EvalReport evaluate_set(vision::FacePipeline& pipeline, const FaceSetSpec& spec,
     part.first_person = spec.first_person + done;
     part.identities = std::min(chunk, spec.identities - done);
     part.lookalikes = spec.lookalikes > done ? std::min(part.identities, spec.lookalikes - done) : 0;
-    for (const auto& rc : render_face_captures(part)) e.add(rc.label, rc.image);
+    for (const auto& rc : render_face_captures(part)) e.add(rc.label, rc.image, &rc);
   }
   return e.finish();
 }
@@ -596,6 +623,48 @@ cv::Mat draw_det(const EvalReport& report) {
   }
   return img;
 }
+
+namespace {
+
+// One row per image: the label, what the pipeline made of it, its scores, and for rendered sets the
+// capture's nuisance (so failures can be sorted by pose, light, distance or blur).
+std::string images_csv(const EvalReport& r) {
+  std::ostringstream s;
+  s << "file,person,role,mask,distance_m,resemblance,failure,classified_mask,iod_px,yaw_deg,pitch_deg,sharpness,"
+       "brightness,genuine,best_impostor,best_impostor_person,true_yaw_deg,true_pitch_deg,true_roll_deg,"
+       "light_azimuth_deg,light_elevation_deg,light_strength,ambient,fill_light,expression,eyes_closed,"
+       "motion_blur_px,defocus_px,noise_sigma,hat,glasses,hair_style,skin_tone\n";
+  auto num = [&](double v, int precision) {
+    if (std::isnan(v)) return std::string();
+    std::ostringstream o;
+    o << std::fixed << std::setprecision(precision) << v;
+    return o.str();
+  };
+  for (const ImageRecord& x : r.records) {
+    const LabelledImage& l = x.label;
+    const bool scored = !std::isnan(x.genuine) || !std::isnan(x.best_impostor);
+    s << l.file << ',' << l.person << ',' << l.role << ',' << recognizer::to_string(l.mask) << ','
+      << num(l.distance_m, 3) << ',' << num(l.resemblance, 2) << ',' << x.failure << ',' << x.classified_mask << ','
+      << num(x.interocular_px, 1) << ',' << num(x.yaw_deg, 1) << ',' << num(x.pitch_deg, 1) << ','
+      << num(x.sharpness, 1) << ',' << num(x.brightness, 1) << ',' << num(x.genuine, 4) << ','
+      << num(x.best_impostor, 4) << ',' << (scored && !std::isnan(x.best_impostor) ? std::to_string(x.best_impostor_person) : "");
+    if (x.rendered) {
+      const render::Capture& c = x.capture;
+      s << ',' << num(c.yaw_deg, 1) << ',' << num(c.pitch_deg, 1) << ',' << num(c.roll_deg, 1) << ','
+        << num(c.light_azimuth_deg, 1) << ',' << num(c.light_elevation_deg, 1) << ',' << num(c.light_strength, 3) << ','
+        << num(c.ambient, 3) << ',' << num(c.fill_light, 3) << ',' << num(c.expression, 2) << ','
+        << num(c.eyes_closed, 0) << ',' << num(c.motion_blur_px, 2) << ',' << num(c.defocus_px, 2) << ','
+        << num(c.noise_sigma, 2) << ',' << (c.hat ? 1 : 0) << ',' << (x.identity.glasses ? 1 : 0) << ','
+        << x.identity.hair_style << ',' << x.identity.skin_tone;
+    } else {
+      s << std::string(17, ',');
+    }
+    s << '\n';
+  }
+  return s.str();
+}
+
+}  // namespace
 
 void write_eval_report(const EvalReport& r, const fs::path& dir) {
   fs::create_directories(dir);
@@ -660,6 +729,7 @@ void write_eval_report(const EvalReport& r, const fs::path& dir) {
                                {"fmr_masked_at_policy", share_at_or_above(l.masked, r.threshold_masked)}});
   }
   write_file_atomic((dir / "report.json").string(), j.dump(2) + "\n");
+  write_file_atomic((dir / "images.csv").string(), images_csv(r));
   std::vector<unsigned char> png;
   cv::imencode(".png", draw_det(r), png);
   write_file_atomic((dir / "det.png").string(), std::string(png.begin(), png.end()));

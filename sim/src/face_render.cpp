@@ -37,6 +37,11 @@ double spread(std::uint64_t seed, std::string_view attribute, std::uint32_t pers
   return (stratum(seed, attribute, person, k) + own.uniform()) / k;
 }
 
+// Spread of the shape warp's control points, IOD: its mirror-symmetric part across and down the face (less
+// down: the named proportions already vary the heights of brows, eyes, nose and mouth, and a 2-D pose
+// estimate reads an extreme nose-to-mouth ratio as a tilted head), and its asymmetric part.
+constexpr double kWarpSymSd = 0.08, kWarpSymSdY = 0.05, kWarpAsymSd = 0.03, kWarpSd = 0.085;
+
 cv::Vec3d jittered(const cv::Vec3d& c, RandomStream& r, double amount) {
   const double k = r.uniform(1 - amount, 1 + amount);
   return {std::clamp(c[0] * k * r.uniform(0.97, 1.03), 0.0, 255.0), std::clamp(c[1] * k, 0.0, 255.0),
@@ -107,6 +112,22 @@ FaceIdentity sample_identity(std::uint64_t seed, std::uint32_t person) {
   id.beard = !id.feminine && r.bernoulli(0.35);
   id.moustache = !id.feminine && (id.beard || r.bernoulli(0.2));
   id.brow_sparse = s("face.brow_sparse");
+  // Its own stream, so that the named parameters above do not depend on it.
+  // Faces are nearly symmetric: the warp is a mirror-symmetric part plus a smaller asymmetric one.
+  RandomStream w(seed, "face.identity.warp", person);
+  constexpr int cols = FaceIdentity::kWarpCols, rows = FaceIdentity::kWarpRows;
+  std::array<double, 2 * cols * rows> raw{};
+  for (double& v : raw) v = std::clamp(w.normal(0, 1), -2.5, 2.5);
+  for (int y = 0; y < rows; ++y)
+    for (int x = 0; x < cols; ++x) {
+      const auto i = static_cast<std::size_t>(2 * (y * cols + x)), m = static_cast<std::size_t>(2 * (y * cols + cols - 1 - x));
+      // Mirror: dx changes sign, dy keeps it. Each part has unit variance per control point.
+      const double sym_x = (raw[i] - raw[m]) / 2, sym_y = (raw[i + 1] + raw[m + 1]) / 2;
+      const double asym_x = (raw[i] + raw[m]) / 2, asym_y = (raw[i + 1] - raw[m + 1]) / 2;
+      const double k_sym = x == cols / 2 ? 0.0 : std::sqrt(2.0);  // the middle column cannot move sideways symmetrically
+      id.shape_warp[i] = static_cast<float>(kWarpSymSd * k_sym * sym_x + kWarpAsymSd * std::sqrt(2.0) * asym_x);
+      id.shape_warp[i + 1] = static_cast<float>(kWarpSymSdY * std::sqrt(2.0) * sym_y + kWarpAsymSd * std::sqrt(2.0) * asym_y);
+    }
   return id;
 }
 
@@ -142,6 +163,8 @@ FaceIdentity lookalike_of(const FaceIdentity& base, double resemblance, std::uin
                            std::tuple{base.forehead, other.forehead, &t.forehead}})
     *out = unit(b, o);
   t.brow_sparse = unit(base.brow_sparse, other.brow_sparse);
+  for (std::size_t i = 0; i < t.shape_warp.size(); ++i)
+    t.shape_warp[i] = static_cast<float>(span(base.shape_warp[i], other.shape_warp[i], 2 * kWarpSd));
   t.asymmetry = std::clamp(span(base.asymmetry, other.asymmetry, 2.0), -1.0, 1.0);
   auto colour = [&](const cv::Vec3d& b, const cv::Vec3d& o) {
     const cv::Vec3d c = mix(o, b, rho);
@@ -212,12 +235,16 @@ FaceTruth draw_face(cv::Mat& frame, const FaceIdentity& identity, const Capture&
   detail::Pose pose = detail::make_pose(capture);
   // The canvas is painted at about the frame's resolution (bounded for very small or very large faces).
   const double scale = std::clamp(pose.scale, 12.0, 48.0);
-  const detail::HeadCanvas hc = detail::paint_head(identity, capture, g, scale);
+  detail::HeadCanvas hc = detail::paint_head(identity, capture, g, scale);
+  const detail::ShapeWarp warp = detail::warp_head(hc, identity);
   pose.pivot = {0, 0, 0.5 * (hc.z_at(hc.z_face, {-0.5, 0}) + hc.z_at(hc.z_face, {0.5, 0}))};
   detail::draw_body(frame, g, pose, capture, identity);
   FaceTruth t;
   t.face_box = detail::composite(frame, hc, pose, capture);
-  auto at = [&](cv::Point2d p) { return pose.project({p.x, p.y, hc.z_at(hc.z_face, p)}); };
+  auto at = [&](cv::Point2d unwarped) {
+    const cv::Point2d p = warp.moved(hc, unwarped);
+    return pose.project({p.x, p.y, hc.z_at(hc.z_face, p)});
+  };
   t.five = {at({-0.5, 0}), at({0.5, 0}), at({g.nose_x, g.nose_tip_y}),
             at({g.mouth_x - g.mouth_half_w, g.mouth_y - g.corner_lift}),
             at({g.mouth_x + g.mouth_half_w, g.mouth_y - g.corner_lift})};

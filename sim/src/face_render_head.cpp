@@ -185,13 +185,14 @@ void paint_eye(HeadCanvas& hc, const FaceIdentity& id, const Capture& c, const G
     clipped(ellipse_poly(iris, g.iris_r * 0.38, g.iris_r * 0.38, 0, 20), cv::Vec3d(18, 16, 16), 1.0, 0);
     clipped(ellipse_poly(iris + cv::Point2d(-0.03, -0.035), 0.022, 0.022, 0, 12), cv::Vec3d(250, 250, 250), 0.9,
             0);
-    // Shadow of the upper lid on the eyeball.
+    // Shadow of the upper lid on the eyeball: a shadow darkens what it falls on by a factor, whatever the
+    // skin's colour (blending toward the skin's own colour would dim dark-skinned people's eyes).
     Poly shade = top;
     for (int i = n; i >= 0; --i) {
       const double t = static_cast<double>(i) / n;
       shade.push_back(at(t, lerp(lower(t) * 0.4, upper(t), open) + g.eye_up * 0.45));
     }
-    clipped(shade, scaled(skin, 0.45), 0.35, 0.015);
+    clipped(shade, cv::Vec3d(0, 0, 0), 0.2, 0.015);
     cv::Mat1b gl = am.clone();
     for (int y = 0; y < roi.height; ++y)
       for (int x = 0; x < roi.width; ++x) {
@@ -552,6 +553,70 @@ HeadCanvas paint_head(const FaceIdentity& id, const Capture& c, const Geometry& 
   if (c.mask != MaskKind::none && c.wear != MaskWear::none) paint_mask(hc, c, g);
   if (c.hat) paint_hat(hc, c, g);
   return hc;
+}
+
+namespace {
+
+float sample(const cv::Mat1f& m, cv::Point2d px) {
+  const double x = std::clamp(px.x, 0.0, m.cols - 1.001), y = std::clamp(px.y, 0.0, m.rows - 1.001);
+  const int x0 = static_cast<int>(x), y0 = static_cast<int>(y);
+  const float fx = static_cast<float>(x - x0), fy = static_cast<float>(y - y0);
+  return (m(y0, x0) * (1 - fx) + m(y0, x0 + 1) * fx) * (1 - fy) + (m(y0 + 1, x0) * (1 - fx) + m(y0 + 1, x0 + 1) * fx) * fy;
+}
+
+}  // namespace
+
+cv::Point2d ShapeWarp::moved(const HeadCanvas& hc, cv::Point2d head) const {
+  if (dx.empty()) return head;
+  // Solve q + d(q) = p for the destination q of the source point p (the field is smooth and small).
+  const cv::Point2d p = hc.px(head);
+  cv::Point2d q = p;
+  for (int i = 0; i < 5; ++i) q = p - cv::Point2d(sample(dx, q), sample(dy, q));
+  return hc.head(q.x, q.y);
+}
+
+ShapeWarp warp_head(HeadCanvas& hc, const FaceIdentity& id) {
+  ShapeWarp w;
+  if (std::all_of(id.shape_warp.begin(), id.shape_warp.end(), [](float v) { return v == 0; })) return w;
+  constexpr int cols = FaceIdentity::kWarpCols, rows = FaceIdentity::kWarpRows;
+  cv::Mat1f gx(rows, cols), gy(rows, cols);
+  for (int i = 0; i < rows * cols; ++i) {
+    gx(i / cols, i % cols) = id.shape_warp[static_cast<std::size_t>(2 * i)];
+    gy(i / cols, i % cols) = id.shape_warp[static_cast<std::size_t>(2 * i + 1)];
+  }
+  const cv::Size size = hc.albedo.size();
+  cv::resize(gx, w.dx, size, 0, 0, cv::INTER_CUBIC);
+  cv::resize(gy, w.dy, size, 0, 0, cv::INTER_CUBIC);
+  // Hold the eye centres where they are (the capture sets the eyes' distance and place): subtract the
+  // field that is linear across the head and equals the displacement at both eyes. Then IOD to pixels.
+  const cv::Point2d le = hc.px({-0.5, 0}), re = hc.px({0.5, 0});
+  const float lx = sample(w.dx, le), rx = sample(w.dx, re), ly = sample(w.dy, le), ry = sample(w.dy, re);
+  const auto k = static_cast<float>(hc.scale);
+  for (int v = 0; v < size.height; ++v)
+    for (int u = 0; u < size.width; ++u) {
+      const auto t = static_cast<float>(hc.head(u, v).x + 0.5);  // 0 at the left eye, 1 at the right one
+      w.dx(v, u) = (w.dx(v, u) - (lx + t * (rx - lx))) * k;
+      w.dy(v, u) = (w.dy(v, u) - (ly + t * (ry - ly))) * k;
+    }
+  cv::Mat1f map_x(size), map_y(size);
+  for (int v = 0; v < size.height; ++v)
+    for (int u = 0; u < size.width; ++u) {
+      map_x(v, u) = static_cast<float>(u) + w.dx(v, u);
+      map_y(v, u) = static_cast<float>(v) + w.dy(v, u);
+    }
+  auto apply = [&](cv::Mat& m, int border) {
+    cv::Mat out;
+    cv::remap(m, out, map_x, map_y, cv::INTER_LINEAR, border);
+    m = out;
+  };
+  apply(hc.albedo, cv::BORDER_REPLICATE);
+  apply(hc.z, cv::BORDER_REPLICATE);
+  apply(hc.z_face, cv::BORDER_REPLICATE);
+  apply(hc.alpha, cv::BORDER_CONSTANT);
+  apply(hc.gloss, cv::BORDER_CONSTANT);
+  apply(hc.face, cv::BORDER_CONSTANT);
+  apply(hc.hair, cv::BORDER_CONSTANT);
+  return w;
 }
 
 }  // namespace gatetwin::sim::render::detail

@@ -106,6 +106,14 @@ Poly mirror_x(const Poly& p);
 // spread over the canvas, interpolated to the canvas size (bicubic when `smooth`, else bilinear).
 cv::Mat1f value_noise(std::uint64_t seed, int cols, int rows, cv::Size size, bool smooth);
 
+// The identity's shape warp (FaceIdentity::shape_warp) applied to every layer of a painted canvas, with the
+// eye centres held in place. `moved` maps a head point of the unwarped canvas to where it lands.
+struct ShapeWarp {
+  cv::Mat1f dx, dy;       // per canvas pixel: the destination shows the source at (u + dx, v + dy), pixels
+  cv::Point2d moved(const HeadCanvas& hc, cv::Point2d head) const;
+};
+ShapeWarp warp_head(HeadCanvas& hc, const FaceIdentity& id);
+
 // The head (face_render_head.cpp): skin, features, hair; then the wearables (face_render_wear.cpp).
 HeadCanvas paint_head(const FaceIdentity& id, const Capture& c, const Geometry& g, double scale);
 void paint_hair(HeadCanvas& hc, const FaceIdentity& id, const Geometry& g, bool back_layer);

@@ -5,8 +5,11 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <fstream>
 #include <iostream>
 #include <memory>
+
+#include <unistd.h>
 
 #include <opencv2/imgproc.hpp>
 
@@ -157,16 +160,19 @@ TEST(VisionPipeline, TinyFacesAndEmptyFramesAreFailuresToAcquireNotRejects) {
 // One enrolled resident and the frames the policy branches need.
 class Decisions : public ::testing::Test {
  protected:
+  // A failed ASSERT in SetUpTestSuite would only mark the tests skipped (and CTest counts a skip as a
+  // pass): the suite's setup records what went wrong and every test fails on it.
   static void SetUpTestSuite() {
     gallery_ = std::make_unique<gr::Gallery>(512);
     for (std::uint32_t p : {7u, 999u}) {
       const auto a = pipeline().analyse(face(p, 0, 0.2).image);
-      ASSERT_TRUE(a.usable());
-      gallery_->add(p, a.embedding, gr::TemplateKind::unmasked);
+      if (!a.usable()) setup_error_ += "enrolment photo of " + std::to_string(p) + ": " + std::string(rv::to_string(a.failure)) + "; ";
+      else gallery_->add(p, a.embedding, gr::TemplateKind::unmasked);
     }
     resident_ = pipeline().analyse(face(7, 1, 0.4).image);
-    ASSERT_TRUE(resident_.usable());
+    if (!resident_.usable()) setup_error_ += "gate frame of 7: " + std::string(rv::to_string(resident_.failure));
   }
+  void SetUp() override { ASSERT_TRUE(setup_error_.empty()) << setup_error_; }
   static gr::Policy face_only() {
     gr::Policy p;
     p.temperature_mode = gr::TemperatureMode::off;
@@ -184,6 +190,7 @@ class Decisions : public ::testing::Test {
   }
   static inline std::unique_ptr<gr::Gallery> gallery_;
   static inline rv::FrameAnalysis resident_;
+  static inline std::string setup_error_;
   Residents residents_;
 };
 
@@ -259,7 +266,9 @@ TEST_F(Decisions, MaskRequiredRefusesAnUnmaskedFace) {
 }
 
 TEST_F(Decisions, QuarantinedResidentMayNotExit) {
-  const auto q = pipeline().analyse(face(999, 1, 0.4).image);
+  // The first of the resident's gate frames the quality gate accepts (the renderer decides their poses).
+  rv::FrameAnalysis q;
+  for (std::uint32_t capture = 1; capture < 6 && !q.usable(); ++capture) q = pipeline().analyse(face(999, capture, 0.4).image);
   ASSERT_TRUE(q.usable());
   rv::AttemptInput in;
   in.presentation.direction = gr::Direction::exit;
@@ -460,4 +469,40 @@ TEST(Evaluation, EnrolmentsComeFromTheEnrolmentPhotosAndLookalikesAreScoredAgain
   EXPECT_EQ(r.probes_by_mask.count("none"), 1u);
   const double t = gatetwin::sim::threshold_at_fmr(*uu, 0.5);
   EXPECT_LE(uu->fmr_at(t), 0.5);
+  // One record per image, in order; probes carry their genuine score and their best other person, the
+  // look-alikes their score against the person they resemble; the nuisance they were drawn with is kept.
+  ASSERT_EQ(r.records.size(), r.images);
+  std::size_t scored = 0;
+  for (const auto& rec : r.records) {
+    EXPECT_TRUE(rec.rendered);
+    if (rec.label.role == "probe" && rec.failure == "none") {
+      ++scored;
+      EXPECT_FALSE(std::isnan(rec.genuine)) << rec.label.file;
+      EXPECT_NE(rec.best_impostor_person, rec.label.person) << rec.label.file;
+      EXPECT_GT(rec.interocular_px, 0);
+    }
+    if (rec.label.role == "lookalike" && rec.failure == "none") {
+      EXPECT_TRUE(std::isnan(rec.genuine));
+      EXPECT_EQ(rec.best_impostor_person, rec.label.person);
+    }
+    if (rec.failure != "none") {
+      EXPECT_TRUE(std::isnan(rec.genuine) && rec.classified_mask.empty());
+    }
+  }
+  EXPECT_EQ(scored, uu->genuine.size());
+  const fs::path dir = fs::temp_directory_path() / ("gatetwin_eval_records_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  gatetwin::sim::write_eval_report(r, dir);
+  std::ifstream csv(dir / "images.csv");
+  std::string header, line;
+  std::getline(csv, header);
+  EXPECT_EQ(header.rfind("file,person,role,mask,distance_m", 0), 0u);
+  const auto columns = std::count(header.begin(), header.end(), ',');
+  std::size_t rows = 0;
+  while (std::getline(csv, line)) {
+    ++rows;
+    EXPECT_EQ(std::count(line.begin(), line.end(), ','), columns) << line;
+  }
+  EXPECT_EQ(rows, r.images);
+  fs::remove_all(dir);
 }

@@ -185,6 +185,44 @@ TEST(Alignment, SimilarityTransformRecoversAKnownOne) {
   EXPECT_TRUE(std::isfinite(d(0, 2)) && std::isfinite(d(1, 2)));
 }
 
+TEST(Alignment, ALargeFaceIsAreaAveragedNotPointSampled) {
+  // A fine texture (1-2 px detail) with the template's five points at three times the crop's scale,
+  // and the same scene shrunk to the crop's scale by area averaging: both must align to about the same
+  // crop. Point sampling the large one would alias the texture into a different pattern.
+  rv::EmbedderSpec spec;
+  spec.model.input.width = spec.model.input.height = 112;
+  spec.template_points = {{{38.2946, 51.6963}, {73.5318, 51.5014}, {56.0252, 71.7366}, {41.5493, 92.3655}, {70.7299, 92.2041}}};
+  cv::Mat big(600, 600, CV_8UC3);
+  cv::RNG rng(7);
+  rng.fill(big, cv::RNG::UNIFORM, 0, 255);
+  const double k = 3.0, off = 60;
+  rv::FivePoints big_pts, small_pts;
+  for (std::size_t i = 0; i < 5; ++i) {
+    big_pts[i] = cv::Point2f(static_cast<float>(off + k * spec.template_points[i][0]), static_cast<float>(off + k * spec.template_points[i][1]));
+    small_pts[i] = cv::Point2f(static_cast<float>((off + k * spec.template_points[i][0]) / k - 0.5 + 0.5 / k),
+                               static_cast<float>((off + k * spec.template_points[i][1]) / k - 0.5 + 0.5 / k));
+  }
+  cv::Mat small;
+  cv::resize(big, small, {200, 200}, 0, 0, cv::INTER_AREA);
+  const cv::Mat a = rv::align_face(big, big_pts, spec), b = rv::align_face(small, small_pts, spec);
+  ASSERT_EQ(a.size(), cv::Size(112, 112));
+  cv::Mat point_sampled;
+  cv::warpAffine(big, point_sampled, cv::Mat(rv::similarity_transform(big_pts, spec.template_points)), {112, 112});
+  auto mad = [](const cv::Mat& x, const cv::Mat& y) {
+    cv::Mat d;
+    cv::absdiff(x(cv::Rect(8, 8, 96, 96)), y(cv::Rect(8, 8, 96, 96)), d);
+    const cv::Scalar m = cv::mean(d);
+    return (m[0] + m[1] + m[2]) / 3;
+  };
+  EXPECT_LT(mad(a, b), 8.0);
+  EXPECT_GT(mad(point_sampled, b), 3 * mad(a, b));
+  // At the crop's own scale nothing is averaged: the plain warp.
+  cv::Mat plain;
+  cv::warpAffine(small, plain, cv::Mat(rv::similarity_transform(small_pts, spec.template_points)), {112, 112},
+                 cv::INTER_LINEAR, cv::BORDER_REPLICATE);
+  EXPECT_EQ(cv::norm(b, plain, cv::NORM_INF), 0);
+}
+
 TEST(Quality, GateTurnsSmallTurnedBlurredFacesIntoFailuresToAcquire) {
   const rv::QualityGate gate;
   rv::Quality q;

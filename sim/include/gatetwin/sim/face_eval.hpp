@@ -6,6 +6,7 @@
 #include <array>
 #include <cstdint>
 #include <filesystem>
+#include <limits>
 #include <map>
 #include <string>
 #include <vector>
@@ -62,10 +63,14 @@ struct FaceSetSpec {
   int jpeg_quality = 92;           // images are written as JPEG (as a camera delivers them)
 };
 
-// One rendered capture of the set, in memory (the same order and labels as the files).
+// One rendered capture of the set, in memory (the same order and labels as the files), with the identity
+// and nuisance it was drawn with when it was rendered (for the per-image records of the report).
 struct RenderedCapture {
   LabelledImage label;
   cv::Mat image;
+  render::FaceIdentity identity;
+  render::Capture capture;
+  bool rendered = false;                  // identity and capture are known
 };
 std::vector<RenderedCapture> render_face_captures(const FaceSetSpec& spec);
 
@@ -106,8 +111,25 @@ struct LookalikeResult {
   std::vector<double> unmasked, masked;    // scores of unmasked / masked look-alike probes
 };
 
+// One image as the evaluation saw it: what the pipeline made of it and, for probes, how it scored against
+// its own person's unmasked enrolment and against the best other enrolled person. Rendered sets add the
+// capture's nuisance, so failures can be traced to pose, light, distance or blur.
+struct ImageRecord {
+  LabelledImage label;
+  std::string failure;                    // "none" when acquired
+  std::string classified_mask;            // empty when not acquired
+  double interocular_px = 0, yaw_deg = 0, pitch_deg = 0, sharpness = 0, brightness = 0;  // the pipeline's estimates
+  double genuine = std::numeric_limits<double>::quiet_NaN();   // vs the own unmasked enrolment
+  double best_impostor = std::numeric_limits<double>::quiet_NaN();
+  std::uint32_t best_impostor_person = 0;
+  bool rendered = false;                  // identity and capture below are known
+  render::FaceIdentity identity;
+  render::Capture capture;
+};
+
 struct EvalReport {
   std::size_t images = 0;
+  std::vector<ImageRecord> records;       // every image, in evaluation order (enrolment photos included)
   std::map<std::string, std::pair<std::size_t, std::size_t>> acquire;  // per true mask state: (images, failures)
   std::map<std::string, std::size_t> failure_reasons;
   std::size_t boxes_checked = 0, boxes_found = 0;   // true box known; a detection with IoU >= 0.4
@@ -142,7 +164,7 @@ EvalReport evaluate_set(recognizer::vision::FacePipeline& pipeline, const FaceSe
 EvalReport evaluate_directory(recognizer::vision::FacePipeline& pipeline, const std::filesystem::path& dir,
                               const recognizer::Policy& policy);
 
-// report.json, det_<protocol>.csv and det.png into `dir` (created).
+// report.json, det_<protocol>.csv, det.png and images.csv (one row per image) into `dir` (created).
 void write_eval_report(const EvalReport& report, const std::filesystem::path& dir);
 std::string eval_summary(const EvalReport& report);
 // NIST FRVT's view of masks: thresholds set on unmasked probes (FMR 1%, 0.1%, 0.01% where there are

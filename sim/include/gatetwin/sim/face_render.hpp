@@ -51,6 +51,11 @@ struct FaceIdentity {
   double asymmetry = 0.0;           // -1 .. 1: one brow higher, nose and mouth a little off the mid-line
   double brow_sparse = 0.45;        // 0 dense dark brows .. 1 sparse ones that let the skin through
   std::uint64_t marks_seed = 0;     // moles and freckles (0: from texture_seed); identical twins differ here
+  // A smooth deformation of the whole head, fixed per person: (dx, dy) in IOD at a kWarpCols x kWarpRows grid
+  // of control points spread over the head, interpolated between them (all zero: none). It varies the
+  // shapes and placement of the features in many more ways than the named parameters above.
+  static constexpr int kWarpCols = 5, kWarpRows = 6;
+  std::array<float, 2 * kWarpCols * kWarpRows> shape_warp{};
 };
 
 // What changes from one capture to the next.
