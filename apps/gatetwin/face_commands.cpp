@@ -26,6 +26,7 @@ struct Options {
   int threads = 0;
   bool flip_embedding = false;
   std::string mask_model;
+  std::string demographics = "balanced";
 };
 
 rv::Manifest manifest_of(const Options& o) {
@@ -57,10 +58,14 @@ void add_set_options(CLI::App* c, Options& o) {
   c->add_option("--distance-min", o.set.distance_min_m, "gate probes: nearest distance from the camera, m")->capture_default_str()->check(CLI::Range(0.2, 5.0));
   c->add_option("--distance-max", o.set.distance_max_m, "gate probes: farthest distance from the camera, m")->capture_default_str()->check(CLI::Range(0.2, 5.0));
   c->add_option("--lookalikes", o.set.lookalikes, "identities that also get look-alike impostors (one bare, one masked per level)")->capture_default_str()->check(CLI::Range(0u, 100000u));
+  c->add_option("--demographics", o.demographics, "who the identities are: balanced (every skin tone, hair and eye colour equally) or beijing (see docs/scene.md)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"balanced", "beijing"}));
   c->add_option("--resemblance", o.set.resemblance, "look-alike resemblance levels, 1 (identical twin) .. 0 (unrelated)")->capture_default_str()->check(CLI::Range(0.0, 1.0))->delimiter(',');
 }
 
-void check_set(const sim::FaceSetSpec& s) {
+void check_set(sim::FaceSetSpec& s, const std::string& demographics) {
+  s.demographics = sim::render::Demographics::named(demographics);
   if (s.distance_max_m < s.distance_min_m)
     throw std::runtime_error("--distance-max (" + std::to_string(s.distance_max_m) + ") is below --distance-min (" +
                              std::to_string(s.distance_min_m) + ")");
@@ -82,7 +87,7 @@ void add_face_commands(CLI::App& app, int* exit_code) {
   faces->add_option("-o,--out", o->out, "new directory for the set")->required();
   faces->callback([o, exit_code] {
     *exit_code = guarded([&] {
-      check_set(o->set);
+      check_set(o->set, o->demographics);
       const auto labels = sim::render_face_set(o->set, o->out);
       std::cout << "faces: " << labels.size() << " images of " << o->set.identities << " identities in " << o->out << "\n";
       return 0;
@@ -119,7 +124,7 @@ void add_face_commands(CLI::App& app, int* exit_code) {
   eval->callback([o, exit_code] {
     *exit_code = guarded([&] {
       if (o->threads > 0) cv::setNumThreads(o->threads);
-      check_set(o->set);
+      check_set(o->set, o->demographics);
       rv::PipelineOptions popts;
       popts.flip_embedding = o->flip_embedding;
       rv::FacePipeline pipeline(manifest_of(*o), popts);

@@ -270,6 +270,7 @@ struct SheetOptions {
   std::uint32_t count = 24;
   std::uint32_t first = 0;
   int columns = 6;
+  std::string demographics = "balanced";
 };
 
 int run_contact_sheet(const SheetOptions& o) {
@@ -284,7 +285,7 @@ int run_contact_sheet(const SheetOptions& o) {
   const std::uint32_t unmasked = (o.count + 1) / 2;
   for (std::uint32_t i = 0; i < o.count; ++i) {
     const std::uint32_t person = o.first + i;
-    const render::FaceIdentity id = render::sample_identity(o.seed, person);
+    const render::FaceIdentity id = render::sample_identity(o.seed, person, render::Demographics::named(o.demographics));
     render::Capture c = render::sample_capture(o.seed, person, 0, 0.35);
     c.interocular_px = 72;
     c.face_centre = {320, 215};
@@ -352,6 +353,9 @@ void add_scene_commands(CLI::App& app, int* exit_code) {
   cs->add_option("--count", o->count, "residents on the sheet")->capture_default_str()->check(CLI::Range(1u, 400u));
   cs->add_option("--first", o->first, "first person id")->capture_default_str();
   cs->add_option("--columns", o->columns, "residents per row")->capture_default_str()->check(CLI::Range(1, 20));
+  cs->add_option("--demographics", o->demographics, "who the residents are: balanced or beijing (see docs/scene.md)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"balanced", "beijing"}));
   cs->callback([o, exit_code] { *exit_code = guarded([&] { return run_contact_sheet(*o); }); });
 }
 

@@ -157,7 +157,7 @@ std::vector<RenderedCapture> render_face_captures(const FaceSetSpec& spec) {
   };
   for (std::uint32_t i = 0; i < spec.identities; ++i) {
     const std::uint32_t person = spec.first_person + i;
-    const render::FaceIdentity id = render::sample_identity(spec.seed, person);
+    const render::FaceIdentity id = render::sample_identity(spec.seed, person, spec.demographics);
     std::uint32_t capture = 0;
     auto add = [&](render::MaskWear wear, std::uint32_t count, bool first_enrols) {
       for (std::uint32_t k = 0; k < count; ++k, ++capture) {
@@ -186,7 +186,7 @@ std::vector<RenderedCapture> render_face_captures(const FaceSetSpec& spec) {
     for (std::size_t level = 0; level < spec.resemblance.size(); ++level) {
       const double rho = std::clamp(spec.resemblance[level], 0.0, 1.0);
       const std::uint64_t twin_seed = Rng(spec.seed, "face.set.lookalike", capture_key(person, static_cast<std::uint32_t>(level))).next_u64();
-      const render::FaceIdentity twin = render::lookalike_of(id, rho, twin_seed);
+      const render::FaceIdentity twin = render::lookalike_of(id, rho, twin_seed, spec.demographics);
       for (std::uint32_t k = 0; k < 2; ++k) {
         const std::uint32_t cap = 1000 + static_cast<std::uint32_t>(level) * 2 + k;
         double distance = 0;
@@ -719,6 +719,16 @@ void write_eval_report(const EvalReport& r, const fs::path& dir) {
                                      {"fnmr_masked", op.fnmr_masked},
                                      {"fmr_masked", op.fmr_masked}});
   }
+  for (const auto& t : skin_tone_rates(r)) {
+    auto rate = [](std::size_t a, std::size_t b) { return b ? static_cast<double>(a) / static_cast<double>(b) : 0.0; };
+    j["unmasked_probes_by_skin_tone"].push_back({{"skin_tone", t.skin_tone},
+                                                  {"probes", t.probes},
+                                                  {"not_acquired", t.not_acquired},
+                                                  {"scored", t.scored},
+                                                  {"fnmr_at_eer_threshold", rate(t.below_eer_threshold, t.scored)},
+                                                  {"fnmr_at_policy_threshold", rate(t.below_policy_threshold, t.scored)},
+                                                  {"fta", rate(t.not_acquired, t.probes)}});
+  }
   for (const auto& l : r.lookalikes) {
     j["lookalikes"].push_back({{"resemblance", l.resemblance},
                                {"unmasked_probes", l.unmasked.size()},
@@ -750,6 +760,26 @@ std::vector<OperatingPoint> operating_points(const EvalReport& r) {
     op.fmr_masked = um && !um->impostor.empty() ? um->fmr_at(op.threshold) : std::numeric_limits<double>::quiet_NaN();
     out.push_back(op);
   }
+  return out;
+}
+
+std::vector<StratumRates> skin_tone_rates(const EvalReport& r) {
+  std::map<int, StratumRates> by;
+  const ProtocolResult* uu = r.protocol("unmasked/unmasked");
+  const double eer_t = uu ? uu->eer_threshold : std::numeric_limits<double>::quiet_NaN();
+  for (const ImageRecord& x : r.records) {
+    if (!x.rendered || x.label.role != "probe" || x.label.mask != MaskState::none) continue;
+    StratumRates& s = by[x.identity.skin_tone];
+    s.skin_tone = x.identity.skin_tone;
+    ++s.probes;
+    if (x.failure != "none") ++s.not_acquired;
+    if (std::isnan(x.genuine)) continue;
+    ++s.scored;
+    if (x.genuine < eer_t) ++s.below_eer_threshold;
+    if (x.genuine < r.threshold_unmasked) ++s.below_policy_threshold;
+  }
+  std::vector<StratumRates> out;
+  for (auto& [tone, s] : by) out.push_back(s);
   return out;
 }
 
@@ -789,6 +819,17 @@ std::string eval_summary(const EvalReport& r) {
       << std::setprecision(2) << "): FNMR unmasked " << 100 * op.fnmr_unmasked << "%, masked " << 100 * op.fnmr_masked
       << "% (x" << std::setprecision(1) << (op.fnmr_unmasked > 0 ? op.fnmr_masked / op.fnmr_unmasked : 0.0)
       << std::setprecision(2) << "); masked FMR " << 100 * op.fmr_masked << "%\n";
+  }
+  const ProtocolResult* uu_p = r.protocol("unmasked/unmasked");
+  const auto tones = skin_tone_rates(r);
+  if (!tones.empty() && uu_p && !std::isnan(uu_p->eer_threshold)) {
+    s << "unmasked gate probes per skin tone (0 lightest .. 5 darkest): FNMR at the EER threshold "
+      << std::setprecision(3) << uu_p->eer_threshold << " / at the policy's " << r.threshold_unmasked
+      << std::setprecision(2) << "; FTA\n";
+    for (const auto& t : tones)
+      s << "  tone " << t.skin_tone << ": " << pct(t.below_eer_threshold, t.scored) << "% / "
+        << pct(t.below_policy_threshold, t.scored) << "% of " << t.scored << "; FTA " << pct(t.not_acquired, t.probes)
+        << "% of " << t.probes << "\n";
   }
   for (const auto& l : r.lookalikes) {
     s << "look-alikes, resemblance " << l.resemblance << ": FMR unmasked at " << r.threshold_unmasked << " "

@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <array>
 #include <numeric>
+#include <stdexcept>
+#include <string>
 #include <string_view>
 #include <tuple>
 
@@ -30,6 +32,36 @@ int stratum(std::uint64_t seed, std::string_view attribute, std::uint32_t person
   return perm[person % static_cast<std::uint32_t>(k)];
 }
 
+bool equal_shares(const std::array<double, 6>& w) {
+  return std::all_of(w.begin(), w.end(), [&](double v) { return v == w[0]; });
+}
+
+// Quotas by shares: blocks of 100 persons hold each stratum round(share * 100) times (largest remainders
+// fill the block), in an order shuffled per block.
+int weighted_stratum(std::uint64_t seed, std::string_view attribute, std::uint32_t person, const std::array<double, 6>& w) {
+  constexpr int block = 100;
+  double total = 0;
+  for (double v : w) total += std::max(0.0, v);
+  if (!(total > 0)) return 0;
+  std::array<int, 6> count{};
+  std::array<std::pair<double, int>, 6> rest{};
+  int used = 0;
+  for (int i = 0; i < 6; ++i) {
+    const double exact = block * std::max(0.0, w[static_cast<std::size_t>(i)]) / total;
+    count[static_cast<std::size_t>(i)] = static_cast<int>(exact);
+    used += count[static_cast<std::size_t>(i)];
+    rest[static_cast<std::size_t>(i)] = {-(exact - count[static_cast<std::size_t>(i)]), i};
+  }
+  std::sort(rest.begin(), rest.end());
+  for (int k = 0; used < block; ++k, ++used) ++count[static_cast<std::size_t>(rest[static_cast<std::size_t>(k % 6)].second)];
+  std::array<int, block> labels{};
+  for (int i = 0, at = 0; i < 6; ++i)
+    for (int c = 0; c < count[static_cast<std::size_t>(i)]; ++c) labels[static_cast<std::size_t>(at++)] = i;
+  RandomStream r(seed, attribute, person / static_cast<std::uint32_t>(block));
+  for (int i = block - 1; i > 0; --i) std::swap(labels[static_cast<std::size_t>(i)], labels[r.below(static_cast<std::uint64_t>(i) + 1)]);
+  return labels[person % static_cast<std::uint32_t>(block)];
+}
+
 // A Latin-hypercube draw in [0, 1): the block's strata are shared out as above, the position within the
 // stratum comes from the person's own stream.
 double spread(std::uint64_t seed, std::string_view attribute, std::uint32_t person, RandomStream& own) {
@@ -50,7 +82,19 @@ cv::Vec3d jittered(const cv::Vec3d& c, RandomStream& r, double amount) {
 
 }  // namespace
 
-FaceIdentity sample_identity(std::uint64_t seed, std::uint32_t person) {
+Demographics Demographics::named(std::string_view name) {
+  Demographics d;
+  if (name == "balanced") return d;
+  if (name == "beijing") {
+    d.skin_tone = {0.14, 0.34, 0.32, 0.18, 0.01, 0.01};
+    d.hair_colour = {0.72, 0.24, 0.03, 0.0, 0.005, 0.005};
+    d.iris_colour = {0.78, 0.2, 0.01, 0.0, 0.005, 0.005};
+    return d;
+  }
+  throw std::invalid_argument("unknown demographics '" + std::string(name) + "' (known: " + kNames + ")");
+}
+
+FaceIdentity sample_identity(std::uint64_t seed, std::uint32_t person, const Demographics& demographics) {
   RandomStream r(seed, "face.identity", person);
   FaceIdentity id;
   id.texture_seed = r.next_u64();
@@ -60,7 +104,8 @@ FaceIdentity sample_identity(std::uint64_t seed, std::uint32_t person) {
   id.feminine = stratum(seed, "face.quota.sex", person, 2) == 1;
   if (id.hair_style == 3) id.feminine = false;  // bald
   if (id.hair_style == 4) id.feminine = true;   // bun
-  id.skin_tone = stratum(seed, "face.quota.skin", person, 6);
+  id.skin_tone = equal_shares(demographics.skin_tone) ? stratum(seed, "face.quota.skin", person, 6)
+                                                       : weighted_stratum(seed, "face.quota.skin", person, demographics.skin_tone);
   id.glasses = stratum(seed, "face.quota.glasses", person, 10) < 3;
   id.glasses_style = stratum(seed, "face.quota.glasses_style", person, 4);
 
@@ -98,14 +143,20 @@ FaceIdentity sample_identity(std::uint64_t seed, std::uint32_t person) {
 
   const std::array<cv::Vec3d, 6> hairs{{{20, 20, 24}, {28, 38, 56}, {42, 64, 98},
                                                    {35, 62, 140}, {95, 160, 205}, {62, 96, 140}}};
-  const int hair_colour = stratum(seed, "face.quota.hair_colour", person, 6);
+  const int hair_colour = equal_shares(demographics.hair_colour)
+                              ? stratum(seed, "face.quota.hair_colour", person, 6)
+                              : weighted_stratum(seed, "face.quota.hair_colour", person, demographics.hair_colour);
   cv::Vec3d hair = jittered(hairs[static_cast<std::size_t>(hair_colour)], r, 0.15);
   hair = mix(hair, {172, 174, 178}, clamp01((id.age - 0.55) / 0.4));  // greying
   id.hair_bgr = hair;
 
   const std::array<cv::Vec3d, 6> irises{{{30, 45, 70}, {35, 70, 110}, {50, 105, 120},
                                                     {80, 130, 80}, {170, 125, 75}, {140, 140, 130}}};
-  id.iris_bgr = jittered(irises[r.below(6)], r, 0.1);
+  const auto iris_draw = static_cast<int>(r.below(6));  // drawn either way: the draws after it stay in step
+  const int iris = equal_shares(demographics.iris_colour)
+                       ? iris_draw
+                       : weighted_stratum(seed, "face.quota.iris", person, demographics.iris_colour);
+  id.iris_bgr = jittered(irises[static_cast<std::size_t>(iris)], r, 0.1);
   id.lip_bgr = mix(id.skin_bgr, {95, 90, 195}, lerp(0.3, 0.45, r.uniform())) * 0.88;
   if (id.feminine && r.bernoulli(0.4)) id.lip_bgr = mix(id.lip_bgr, {70, 50, 185}, r.uniform(0.3, 0.7));
 
@@ -131,11 +182,11 @@ FaceIdentity sample_identity(std::uint64_t seed, std::uint32_t person) {
   return id;
 }
 
-FaceIdentity lookalike_of(const FaceIdentity& base, double resemblance, std::uint64_t seed) {
+FaceIdentity lookalike_of(const FaceIdentity& base, double resemblance, std::uint64_t seed, const Demographics& demographics) {
   const double rho = clamp01(resemblance);
   RandomStream r(seed, "face.lookalike");
   // The unrelated end: someone from the population (any person index will do).
-  const FaceIdentity other = sample_identity(r.next_u64(), static_cast<std::uint32_t>(r.below(1u << 30)));
+  const FaceIdentity other = sample_identity(r.next_u64(), static_cast<std::uint32_t>(r.below(1u << 30)), demographics);
   FaceIdentity t = base;
   const double twin = 0.025;  // identical twins still differ a little in every proportion
   auto unit = [&](double b, double o) { return clamp01(lerp(o, b, rho) + twin * r.normal(0, 1)); };

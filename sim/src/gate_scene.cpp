@@ -51,7 +51,7 @@ Actor make_actor(const LaneSpec& spec, std::uint32_t person, Role role) {
   Actor a;
   a.person = person;
   a.role = role;
-  a.identity = render::sample_identity(spec.seed, person);
+  a.identity = render::sample_identity(spec.seed, person, spec.demographics);
   // Adult eye heights (standing): women a little lower than men.
   a.eye_height_m = std::clamp(r.normal(a.identity.feminine ? 1.50 : 1.60, 0.06), 1.35, 1.80);
   a.iod_m = std::clamp(r.normal(a.identity.feminine ? 0.0617 : 0.064, 0.0035), 0.054, 0.074);

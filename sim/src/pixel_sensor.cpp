@@ -69,6 +69,7 @@ class PixelFaceSensor final : public FaceSensor {
     lane_.camera.hfov_deg = s.pixel.hfov_deg;
     lane_.camera.fps = s.pixel.fps;
     lane_.seed = face_seed_;
+    lane_.demographics = render::Demographics::named(s.pixel.demographics);
     lane_.stop_distance_m = s.pixel.stop_distance_m;
     lane_.walk_speed_mps = s.pixel.walk_speed_mps;
     lane_.dwell_s = s.pixel.dwell_s;
@@ -191,7 +192,7 @@ class PixelFaceSensor final : public FaceSensor {
   scene::Actor subject(const scene::LaneSpec& lane, const Person& p, MaskState truth) const {
     scene::Actor a = scene::make_actor(lane, p.id, scene::Role::subject);
     if (p.kind == PersonKind::lookalike) {
-      a.identity = render::lookalike_of(render::sample_identity(face_seed_, p.impersonates), s_.pixel.lookalike_resemblance,
+      a.identity = render::lookalike_of(render::sample_identity(face_seed_, p.impersonates, lane_.demographics), s_.pixel.lookalike_resemblance,
                                         face_seed_ ^ (0x9E3779B97F4A7C15ull * (p.id + 1)));
     }
     if (truth != MaskState::none) {
@@ -216,7 +217,7 @@ class PixelFaceSensor final : public FaceSensor {
     for (std::size_t c = 0; c < compounds; ++c) {
       auto gallery = std::make_unique<Gallery>(Gallery::kShippedDim);
       for (const std::uint32_t id : pop_.gallery(static_cast<std::uint16_t>(c))) {
-        const render::FaceIdentity identity = render::sample_identity(face_seed_, id);
+        const render::FaceIdentity identity = render::sample_identity(face_seed_, id, lane_.demographics);
         bool ok = false;
         for (std::uint32_t take = 0; take < 3 && !ok; ++take) {
           render::Capture cap = render::sample_capture(face_seed_, id, 0x80000000u + take, s_.pixel.enrol_nuisance);

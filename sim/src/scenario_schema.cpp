@@ -206,6 +206,8 @@ std::vector<Field> build() {
   f.push_back(num("pixel.nuisance", "", 0.0, 2.0, "pose, lighting and blur range of gate captures: 0 studio, 1 gate conditions, 2 harsh", GT_REF(double, s.pixel.nuisance)));
   f.push_back(num("pixel.enrol_nuisance", "", 0.0, 2.0, "the same for the enrolment photo residents submit through the mini-program", GT_REF(double, s.pixel.enrol_nuisance)));
   f.push_back(share("pixel.lookalike_resemblance", "how closely a look-alike's face copies the resident's: 0 unrelated, 1 identical twin", GT_REF(double, s.pixel.lookalike_resemblance)));
+  f.push_back(choice<std::string>("pixel.demographics", "who the residents are: balanced (every skin tone, hair and eye colour equally; for measuring the core across the range) or beijing (a Beijing compound: East Asian residents, light to medium skin tones, black and dark-brown hair, brown eyes, 2% from elsewhere); see docs/scene.md",
+                                  {{"balanced", "balanced"}, {"beijing", "beijing"}}, GT_REF(std::string, s.pixel.demographics)));
   f.push_back(share("pixel.adjacent_share", "probability that someone is in view in the adjacent lane during an attempt", GT_REF(double, s.pixel.adjacent_share)));
   f.push_back(integer("pixel.threads", "threads", 1, 64, "threads the models may use", GT_REF(int, s.pixel.threads)));
 

@@ -388,3 +388,37 @@ TEST(FaceRender, ShapeWarpReshapesTheFaceButHoldsTheEyes) {
   }
   EXPECT_LT(to_twin, 0.2 * to_other);
 }
+
+TEST(FaceRender, DemographicsDealPersonsByTheirShares) {
+  const auto beijing = render::Demographics::named("beijing");
+  // Every block of 100 persons holds each skin tone as many times as its share says.
+  for (std::uint32_t block = 0; block < 3; ++block) {
+    std::array<int, 6> tones{};
+    int dark_hair = 0, young = 0, brown_eyes = 0;
+    for (std::uint32_t p = 100 * block; p < 100 * (block + 1); ++p) {
+      const auto id = render::sample_identity(kSeed, p, beijing);
+      ++tones[static_cast<std::size_t>(id.skin_tone)];
+      if (id.age < 0.5) {  // before greying
+        ++young;
+        dark_hair += id.hair_bgr[0] + id.hair_bgr[1] + id.hair_bgr[2] < 160 ? 1 : 0;
+      }
+      brown_eyes += id.iris_bgr[2] > id.iris_bgr[0] ? 1 : 0;  // more red than blue
+    }
+    EXPECT_EQ(tones, (std::array<int, 6>{14, 34, 32, 18, 1, 1})) << "block " << block;
+    EXPECT_GE(dark_hair, young * 9 / 10) << "block " << block;
+    EXPECT_GE(brown_eyes, 95) << "block " << block;
+  }
+  // Balanced is the default and keeps the original quota (each tone once in every block of 6).
+  const auto balanced = render::Demographics::named("balanced");
+  for (std::uint32_t p = 0; p < 12; ++p) {
+    const auto a = render::sample_identity(kSeed, p), b = render::sample_identity(kSeed, p, balanced);
+    EXPECT_EQ(a.skin_tone, b.skin_tone);
+    EXPECT_EQ(a.hair_bgr, b.hair_bgr);
+    EXPECT_EQ(a.iris_bgr, b.iris_bgr);
+    EXPECT_EQ(a.nose_length, b.nose_length);
+  }
+  // Only the population's colours change with it: the same person keeps their proportions.
+  EXPECT_EQ(render::sample_identity(kSeed, 5, beijing).nose_length, render::sample_identity(kSeed, 5).nose_length);
+  EXPECT_EQ(render::sample_identity(kSeed, 5, beijing).shape_warp, render::sample_identity(kSeed, 5).shape_warp);
+  EXPECT_THROW(render::Demographics::named("paris"), std::invalid_argument);
+}

@@ -331,6 +331,15 @@ TEST(ScenarioLoaderErrors, NegativeRate) {
   EXPECT_TRUE(contains(r.errors[0].message, "got -3")) << r.errors[0].message;
 }
 
+TEST(ScenarioLoader, PixelDemographicsAreNamedPopulations) {
+  EXPECT_EQ(text_ok("seed: 1\n").pixel.demographics, "balanced");
+  EXPECT_EQ(text_ok("seed: 1\npixel:\n  demographics: beijing\n").pixel.demographics, "beijing");
+  const auto r = gs::load_scenario_text("seed: 1\npixel:\n  demographics: paris\n", "inline.yaml", {});
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_TRUE(contains(r.errors[0].str(), "inline.yaml:3:17: pixel.demographics:")) << r.errors[0].str();
+  EXPECT_TRUE(contains(r.errors[0].message, "balanced, beijing")) << r.errors[0].message;
+}
+
 TEST(ScenarioLoaderErrors, UnknownEnumValueListsTheAllowedValues) {
   expect_one_error(kBad + "unknown_enum.yaml", 4, 9, "policy.mask",
                    "unknown value 'sometimes' (expected one of: off, remind, require)");

@@ -60,6 +60,7 @@ struct FaceSetSpec {
   std::vector<double> resemblance{1.0, 0.9, 0.75, 0.5};
   cv::Size frame{640, 480};        // the camera's frame (its field of view is camera.hfov_deg)
   CameraModel camera;
+  render::Demographics demographics;  // who the identities are (render::Demographics::named)
   int jpeg_quality = 92;           // images are written as JPEG (as a camera delivers them)
 };
 
@@ -173,6 +174,16 @@ struct OperatingPoint {
   double fmr = 0, threshold = 0, fnmr_unmasked = 0, fnmr_masked = 0, fmr_masked = 0;
 };
 std::vector<OperatingPoint> operating_points(const EvalReport& report);
+// Demographic differentials (as NIST FRVT part 3 reports them): unmasked gate probes of rendered sets per
+// skin-tone stratum of the renderer (0 lightest .. 5 darkest), with their failures to acquire and their
+// false non-matches at the unmasked/unmasked EER threshold and at the policy's threshold.
+struct StratumRates {
+  int skin_tone = 0;
+  std::size_t probes = 0, not_acquired = 0, scored = 0;
+  std::size_t below_eer_threshold = 0, below_policy_threshold = 0;
+};
+std::vector<StratumRates> skin_tone_rates(const EvalReport& report);
+
 // The DET plot (FNMR against FMR, log axes) as an image.
 cv::Mat draw_det(const EvalReport& report);
 

@@ -6,6 +6,7 @@
 // Coordinates: frame pixels, x to the right, y down. "Left eye" is the eye on the image's left.
 #include <array>
 #include <cstdint>
+#include <string_view>
 #include <opencv2/core.hpp>
 
 namespace gatetwin::sim::render {
@@ -86,16 +87,33 @@ struct Capture {
   int hat_colour = 0;               // index into the hat palette
 };
 
+// Who lives in the compound, as shares of the renderer's skin tones (0 lightest .. 5 darkest), hair
+// colours (black, dark brown, brown, auburn, blond, light brown; greying with age comes on top) and iris
+// colours (dark brown, brown, hazel, green, blue, grey). Shares need not sum to one. Equal shares keep the
+// original quota (every block of 6 persons has each tone and hair colour once); other shares deal persons
+// out in blocks of 100 that match the shares to the nearest person.
+struct Demographics {
+  std::array<double, 6> skin_tone{1, 1, 1, 1, 1, 1};
+  std::array<double, 6> hair_colour{1, 1, 1, 1, 1, 1};
+  std::array<double, 6> iris_colour{1, 1, 1, 1, 1, 1};
+  // "balanced": every tone and colour equally (for measuring the core across the range: the default);
+  // "beijing": a residential compound in Beijing (East Asian residents: light to medium tones, black and
+  // dark-brown hair, brown eyes; 2% of residents from elsewhere). Throws std::invalid_argument otherwise.
+  static Demographics named(std::string_view name);
+  static constexpr const char* kNames = "balanced, beijing";
+};
+
 // Samples a person's identity. Identities are spread to be distinguishable (quotas keep skin tones,
-// glasses and hair styles balanced).
-FaceIdentity sample_identity(std::uint64_t seed, std::uint32_t person);
+// hair colours, glasses and hair styles in the shares `demographics` asks for).
+FaceIdentity sample_identity(std::uint64_t seed, std::uint32_t person, const Demographics& demographics = {});
 
 // A different person who resembles `base`: `resemblance` 1 is an identical twin (the same parameters up
 // to small differences, other moles and freckles), 0 an unrelated person drawn from the population, in
 // between every continuous parameter and colour is interpolated and every discrete one (sex, hair style
 // and colour, glasses, beard) is the base's with that probability. Deterministic from (base, resemblance,
 // seed). For stressing false accepts: look-alike impostors, twins, siblings.
-FaceIdentity lookalike_of(const FaceIdentity& base, double resemblance, std::uint64_t seed);
+FaceIdentity lookalike_of(const FaceIdentity& base, double resemblance, std::uint64_t seed,
+                          const Demographics& demographics = {});
 
 // Samples one capture's nuisance factors; `nuisance` scales the pose, lighting and blur ranges (0: a frontal,
 // evenly lit, sharp capture; 1: the default gate conditions: yaw within ±20°, pitch ±12°, roll ±8°, a

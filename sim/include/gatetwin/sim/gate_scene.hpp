@@ -60,9 +60,10 @@ struct LaneSpec {
   double nuisance = 1.0;           // scales pose wander, lighting variation and camera noise (0: clean)
   double exposure_s = 0.02;        // shutter time: motion blur = image speed x exposure
   double lane_width_m = 0.9;       // make_actor: adjacent lane centre offset
+  render::Demographics demographics;  // make_actor: who the residents are
 };
 
-// A person drawn from the population for a role: identity from sample_identity(seed, person), eye height,
+// A person drawn from the population for a role: identity from sample_identity(seed, person, demographics), eye height,
 // skin temperature (N(36.3, 0.25) °C), placement and a look without mask or hat. Deterministic from
 // (spec.seed, person, role).
 Actor make_actor(const LaneSpec& spec, std::uint32_t person, Role role);

@@ -115,6 +115,7 @@ struct PixelSpec {
   double nuisance = 1.0;            // pose, light and blur range of gate captures (0 studio .. 1 gate .. 2)
   double enrol_nuisance = 0.25;     // ... of the enrolment photo submitted through the mini-program
   double lookalike_resemblance = 0.85;  // 0 an unrelated face .. 1 an identical twin
+  std::string demographics = "balanced";  // render::Demographics::named: who the residents are
   double adjacent_share = 0.0;      // probability that someone stands in the adjacent lane, in view
   int threads = 2;                  // OpenCV threads for the models
 };
