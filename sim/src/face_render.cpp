@@ -286,15 +286,15 @@ FaceTruth draw_face(cv::Mat& frame, const FaceIdentity& identity, const Capture&
   detail::Pose pose = detail::make_pose(capture);
   // The canvas is painted at about the frame's resolution (bounded for very small or very large faces).
   const double scale = std::clamp(pose.scale, 12.0, 48.0);
-  detail::HeadCanvas hc = detail::paint_head(identity, capture, g, scale);
-  const detail::ShapeWarp warp = detail::warp_head(hc, identity);
+  const detail::HeadCanvas hc = detail::paint_head(identity, capture, g, scale);
+  const detail::ShapeWarp warp = detail::shape_warp(hc, identity);
   pose.pivot = {0, 0, 0.5 * (hc.z_at(hc.z_face, {-0.5, 0}) + hc.z_at(hc.z_face, {0.5, 0}))};
   detail::draw_body(frame, g, pose, capture, identity);
   FaceTruth t;
-  t.face_box = detail::composite(frame, hc, pose, capture);
-  auto at = [&](cv::Point2d unwarped) {
-    const cv::Point2d p = warp.moved(hc, unwarped);
-    return pose.project({p.x, p.y, hc.z_at(hc.z_face, p)});
+  t.face_box = detail::composite(frame, hc, pose, capture, warp);
+  auto at = [&](cv::Point2d painted) {  // where the painted point lands after the warp, at its painted height
+    const cv::Point2d p = warp.moved(hc, painted);
+    return pose.project({p.x, p.y, hc.z_at(hc.z_face, painted)});
   };
   t.five = {at({-0.5, 0}), at({0.5, 0}), at({g.nose_x, g.nose_tip_y}),
             at({g.mouth_x - g.mouth_half_w, g.mouth_y - g.corner_lift}),

@@ -564,18 +564,21 @@ float sample(const cv::Mat1f& m, cv::Point2d px) {
   return (m(y0, x0) * (1 - fx) + m(y0, x0 + 1) * fx) * (1 - fy) + (m(y0 + 1, x0) * (1 - fx) + m(y0 + 1, x0 + 1) * fx) * fy;
 }
 
+// The fields are kept at a quarter of the canvas's resolution (they are smooth): canvas pixel -> field.
+constexpr double kWarpSubsample = 4;
+cv::Point2d field_px(const HeadCanvas& hc, cv::Point2d head) {
+  return (hc.px(head) + cv::Point2d(0.5, 0.5)) * (1 / kWarpSubsample) - cv::Point2d(0.5, 0.5);
+}
+
 }  // namespace
 
 cv::Point2d ShapeWarp::moved(const HeadCanvas& hc, cv::Point2d head) const {
   if (dx.empty()) return head;
-  // Solve q + d(q) = p for the destination q of the source point p (the field is smooth and small).
-  const cv::Point2d p = hc.px(head);
-  cv::Point2d q = p;
-  for (int i = 0; i < 5; ++i) q = p - cv::Point2d(sample(dx, q), sample(dy, q));
-  return hc.head(q.x, q.y);
+  const cv::Point2d f = field_px(hc, head);
+  return head + cv::Point2d(sample(dx, f), sample(dy, f));
 }
 
-ShapeWarp warp_head(HeadCanvas& hc, const FaceIdentity& id) {
+ShapeWarp shape_warp(const HeadCanvas& hc, const FaceIdentity& id) {
   ShapeWarp w;
   if (std::all_of(id.shape_warp.begin(), id.shape_warp.end(), [](float v) { return v == 0; })) return w;
   constexpr int cols = FaceIdentity::kWarpCols, rows = FaceIdentity::kWarpRows;
@@ -584,38 +587,24 @@ ShapeWarp warp_head(HeadCanvas& hc, const FaceIdentity& id) {
     gx(i / cols, i % cols) = id.shape_warp[static_cast<std::size_t>(2 * i)];
     gy(i / cols, i % cols) = id.shape_warp[static_cast<std::size_t>(2 * i + 1)];
   }
-  const cv::Size size = hc.albedo.size();
+  const cv::Size size(std::max(2, static_cast<int>(std::lround(hc.albedo.cols / kWarpSubsample))),
+                      std::max(2, static_cast<int>(std::lround(hc.albedo.rows / kWarpSubsample))));
   cv::resize(gx, w.dx, size, 0, 0, cv::INTER_CUBIC);
   cv::resize(gy, w.dy, size, 0, 0, cv::INTER_CUBIC);
   // Hold the eye centres where they are (the capture sets the eyes' distance and place): subtract the
-  // field that is linear across the head and equals the displacement at both eyes. Then IOD to pixels.
-  const cv::Point2d le = hc.px({-0.5, 0}), re = hc.px({0.5, 0});
+  // field that is linear across the head and equals the displacement at both eyes.
+  const cv::Point2d le = field_px(hc, {-0.5, 0}), re = field_px(hc, {0.5, 0});
   const float lx = sample(w.dx, le), rx = sample(w.dx, re), ly = sample(w.dy, le), ry = sample(w.dy, re);
-  const auto k = static_cast<float>(hc.scale);
-  for (int v = 0; v < size.height; ++v)
+  for (int v = 0; v < size.height; ++v) {
+    float* xr = w.dx.ptr<float>(v);
+    float* yr = w.dy.ptr<float>(v);
     for (int u = 0; u < size.width; ++u) {
-      const auto t = static_cast<float>(hc.head(u, v).x + 0.5);  // 0 at the left eye, 1 at the right one
-      w.dx(v, u) = (w.dx(v, u) - (lx + t * (rx - lx))) * k;
-      w.dy(v, u) = (w.dy(v, u) - (ly + t * (ry - ly))) * k;
+      const double canvas_u = (u + 0.5) * kWarpSubsample - 0.5;
+      const auto t = static_cast<float>(hc.head(canvas_u, 0).x + 0.5);  // 0 at the left eye, 1 at the right one
+      xr[u] -= lx + t * (rx - lx);
+      yr[u] -= ly + t * (ry - ly);
     }
-  cv::Mat1f map_x(size), map_y(size);
-  for (int v = 0; v < size.height; ++v)
-    for (int u = 0; u < size.width; ++u) {
-      map_x(v, u) = static_cast<float>(u) + w.dx(v, u);
-      map_y(v, u) = static_cast<float>(v) + w.dy(v, u);
-    }
-  auto apply = [&](cv::Mat& m, int border) {
-    cv::Mat out;
-    cv::remap(m, out, map_x, map_y, cv::INTER_LINEAR, border);
-    m = out;
-  };
-  apply(hc.albedo, cv::BORDER_REPLICATE);
-  apply(hc.z, cv::BORDER_REPLICATE);
-  apply(hc.z_face, cv::BORDER_REPLICATE);
-  apply(hc.alpha, cv::BORDER_CONSTANT);
-  apply(hc.gloss, cv::BORDER_CONSTANT);
-  apply(hc.face, cv::BORDER_CONSTANT);
-  apply(hc.hair, cv::BORDER_CONSTANT);
+  }
   return w;
 }
 

@@ -106,13 +106,14 @@ Poly mirror_x(const Poly& p);
 // spread over the canvas, interpolated to the canvas size (bicubic when `smooth`, else bilinear).
 cv::Mat1f value_noise(std::uint64_t seed, int cols, int rows, cv::Size size, bool smooth);
 
-// The identity's shape warp (FaceIdentity::shape_warp) applied to every layer of a painted canvas, with the
-// eye centres held in place. `moved` maps a head point of the unwarped canvas to where it lands.
+// The identity's shape warp (FaceIdentity::shape_warp): where each point of the painted head moves to,
+// with the eye centres held in place. The canvas is not resampled: composite() moves the mesh's vertices,
+// so the warp costs next to nothing. `moved` maps a head point of the canvas to where it lands.
 struct ShapeWarp {
-  cv::Mat1f dx, dy;       // per canvas pixel: the destination shows the source at (u + dx, v + dy), pixels
+  cv::Mat1f dx, dy;       // displacement in IOD over the canvas, at a quarter of its resolution; empty: none
   cv::Point2d moved(const HeadCanvas& hc, cv::Point2d head) const;
 };
-ShapeWarp warp_head(HeadCanvas& hc, const FaceIdentity& id);
+ShapeWarp shape_warp(const HeadCanvas& hc, const FaceIdentity& id);
 
 // The head (face_render_head.cpp): skin, features, hair; then the wearables (face_render_wear.cpp).
 HeadCanvas paint_head(const FaceIdentity& id, const Capture& c, const Geometry& g, double scale);
@@ -133,7 +134,8 @@ struct Pose {
 Pose make_pose(const Capture& c);
 // Draws neck and shoulders behind the head.
 void draw_body(cv::Mat& frame, const Geometry& g, const Pose& pose, const Capture& c, const FaceIdentity& id);
-// Lights the canvas, projects it through the pose and blends it over the frame. Returns the face box.
-cv::Rect2d composite(cv::Mat& frame, const HeadCanvas& hc, const Pose& pose, const Capture& c);
+// Lights the canvas, projects it through the pose (each mesh vertex moved by the shape warp first) and
+// blends it over the frame. Returns the face box.
+cv::Rect2d composite(cv::Mat& frame, const HeadCanvas& hc, const Pose& pose, const Capture& c, const ShapeWarp& warp);
 
 }  // namespace gatetwin::sim::render::detail

@@ -215,7 +215,7 @@ void draw_body(cv::Mat& frame, const Geometry& g, const Pose& pose, const Captur
   }
 }
 
-cv::Rect2d composite(cv::Mat& frame, const HeadCanvas& hc, const Pose& pose, const Capture& c) {
+cv::Rect2d composite(cv::Mat& frame, const HeadCanvas& hc, const Pose& pose, const Capture& c, const ShapeWarp& warp) {
   const cv::Mat4b lit = shade(hc, pose, c);
   const int w = hc.albedo.cols, h = hc.albedo.rows;
   const int step = std::max(1, iround(hc.scale * 0.055));
@@ -250,7 +250,7 @@ cv::Rect2d composite(cv::Mat& frame, const HeadCanvas& hc, const Pose& pose, con
       if (!covered(j, i) && den(j, i) > 1e-3f) nz_ext(j, i) = num(j, i) / den(j, i);
   for (int j = 0; j <= ny; ++j)
     for (int i = 0; i <= nx; ++i) {
-      const cv::Point2d hp = hc.head(i * step, j * step);
+      const cv::Point2d hp = warp.moved(hc, hc.head(i * step, j * step));
       double depth = 0;
       const cv::Point2d p = pose.project({hp.x, hp.y, nz_ext(j, i)}, &depth);
       nodes[static_cast<std::size_t>(j * (nx + 1) + i)] = {static_cast<float>(p.x), static_cast<float>(p.y),
