@@ -446,7 +446,16 @@ class Evaluator {
         rec.sharpness = q.sharpness, rec.brightness = q.brightness;
       }
       if (a.usable()) rec.classified_mask = std::string(recognizer::to_string(a.mask.state));
-      if (rendered && rendered->rendered) rec.rendered = true, rec.identity = rendered->identity, rec.capture = rendered->capture;
+      if (rendered && rendered->rendered) {
+        const render::Capture& c = rendered->capture;
+        const render::FaceIdentity& id = rendered->identity;
+        auto f = [](double v) { return static_cast<float>(v); };
+        rec.drawn = ImageRecord::Drawn{f(c.yaw_deg), f(c.pitch_deg), f(c.roll_deg), f(c.light_azimuth_deg),
+                                       f(c.light_elevation_deg), f(c.light_strength), f(c.ambient), f(c.fill_light),
+                                       f(c.expression), f(c.eyes_closed), f(c.motion_blur_px), f(c.defocus_px),
+                                       f(c.noise_sigma), c.hat, id.glasses, static_cast<std::uint8_t>(id.hair_style),
+                                       static_cast<std::uint8_t>(id.skin_tone)};
+      }
       report_.records.push_back(std::move(rec));
     }
     const bool enrol_photo = label.role == "enrol";
@@ -648,14 +657,14 @@ std::string images_csv(const EvalReport& r) {
       << num(x.interocular_px, 1) << ',' << num(x.yaw_deg, 1) << ',' << num(x.pitch_deg, 1) << ','
       << num(x.sharpness, 1) << ',' << num(x.brightness, 1) << ',' << num(x.genuine, 4) << ','
       << num(x.best_impostor, 4) << ',' << (scored && !std::isnan(x.best_impostor) ? std::to_string(x.best_impostor_person) : "");
-    if (x.rendered) {
-      const render::Capture& c = x.capture;
+    if (x.drawn) {
+      const ImageRecord::Drawn& c = *x.drawn;
       s << ',' << num(c.yaw_deg, 1) << ',' << num(c.pitch_deg, 1) << ',' << num(c.roll_deg, 1) << ','
         << num(c.light_azimuth_deg, 1) << ',' << num(c.light_elevation_deg, 1) << ',' << num(c.light_strength, 3) << ','
         << num(c.ambient, 3) << ',' << num(c.fill_light, 3) << ',' << num(c.expression, 2) << ','
         << num(c.eyes_closed, 0) << ',' << num(c.motion_blur_px, 2) << ',' << num(c.defocus_px, 2) << ','
-        << num(c.noise_sigma, 2) << ',' << (c.hat ? 1 : 0) << ',' << (x.identity.glasses ? 1 : 0) << ','
-        << x.identity.hair_style << ',' << x.identity.skin_tone;
+        << num(c.noise_sigma, 2) << ',' << (c.hat ? 1 : 0) << ',' << (c.glasses ? 1 : 0) << ','
+        << static_cast<int>(c.hair_style) << ',' << static_cast<int>(c.skin_tone);
     } else {
       s << std::string(17, ',');
     }
@@ -768,9 +777,9 @@ std::vector<StratumRates> skin_tone_rates(const EvalReport& r) {
   const ProtocolResult* uu = r.protocol("unmasked/unmasked");
   const double eer_t = uu ? uu->eer_threshold : std::numeric_limits<double>::quiet_NaN();
   for (const ImageRecord& x : r.records) {
-    if (!x.rendered || x.label.role != "probe" || x.label.mask != MaskState::none) continue;
-    StratumRates& s = by[x.identity.skin_tone];
-    s.skin_tone = x.identity.skin_tone;
+    if (!x.drawn || x.label.role != "probe" || x.label.mask != MaskState::none) continue;
+    StratumRates& s = by[x.drawn->skin_tone];
+    s.skin_tone = x.drawn->skin_tone;
     ++s.probes;
     if (x.failure != "none") ++s.not_acquired;
     if (std::isnan(x.genuine)) continue;

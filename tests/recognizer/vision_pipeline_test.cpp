@@ -474,7 +474,7 @@ TEST(Evaluation, EnrolmentsComeFromTheEnrolmentPhotosAndLookalikesAreScoredAgain
   ASSERT_EQ(r.records.size(), r.images);
   std::size_t scored = 0;
   for (const auto& rec : r.records) {
-    EXPECT_TRUE(rec.rendered);
+    EXPECT_TRUE(rec.drawn.has_value());
     if (rec.label.role == "probe" && rec.failure == "none") {
       ++scored;
       EXPECT_FALSE(std::isnan(rec.genuine)) << rec.label.file;

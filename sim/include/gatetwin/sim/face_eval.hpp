@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <limits>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -123,9 +124,15 @@ struct ImageRecord {
   double genuine = std::numeric_limits<double>::quiet_NaN();   // vs the own unmasked enrolment
   double best_impostor = std::numeric_limits<double>::quiet_NaN();
   std::uint32_t best_impostor_person = 0;
-  bool rendered = false;                  // identity and capture below are known
-  render::FaceIdentity identity;
-  render::Capture capture;
+  // What the image was drawn with (rendered sets): the capture's nuisance and the identity's traits.
+  struct Drawn {
+    float yaw_deg = 0, pitch_deg = 0, roll_deg = 0, light_azimuth_deg = 0, light_elevation_deg = 0;
+    float light_strength = 0, ambient = 0, fill_light = 0, expression = 0, eyes_closed = 0;
+    float motion_blur_px = 0, defocus_px = 0, noise_sigma = 0;
+    bool hat = false, glasses = false;
+    std::uint8_t hair_style = 0, skin_tone = 0;
+  };
+  std::optional<Drawn> drawn;
 };
 
 struct EvalReport {
@@ -158,7 +165,8 @@ double threshold_at_fmr(const ProtocolResult& p, double target_fmr);
 // `progress` is called after every image (may be empty).
 EvalReport evaluate(recognizer::vision::FacePipeline& pipeline, const std::vector<RenderedCapture>& images,
                     const recognizer::Policy& policy);
-// Renders `spec` a few identities at a time and evaluates as it goes (memory stays small for large sets);
+// Renders `spec` a few identities at a time and evaluates as it goes (memory: the per-image records, about
+// 250 bytes an image, and one embedding per probe);
 // the same report as evaluate(pipeline, render_face_captures(spec), policy).
 EvalReport evaluate_set(recognizer::vision::FacePipeline& pipeline, const FaceSetSpec& spec,
                         const recognizer::Policy& policy);
