@@ -8,6 +8,7 @@ packages=(
   libyaml-cpp-dev nlohmann-json3-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libopencv-dev libsqlite3-dev libfaiss-dev libsodium-dev
+  libboost-dev libmodbus-dev
   python3
 )
 
