@@ -62,6 +62,23 @@ void pack_bits(std::vector<std::uint8_t>& out, const std::vector<bool>& bits) {
   }
 }
 
+// A byte count, then the registers (read responses and write-multiple requests).
+void put_registers(std::vector<std::uint8_t>& pdu, const std::vector<std::uint16_t>& registers) {
+  pdu.push_back(static_cast<std::uint8_t>(2 * registers.size()));
+  for (std::uint16_t v : registers) put16(pdu, v);
+}
+
+// Write single coil / register: the request and its echo have the same body.
+void put_single_write(std::vector<std::uint8_t>& pdu, std::uint8_t function, std::uint16_t address,
+                      const std::vector<bool>& bits, const std::vector<std::uint16_t>& registers) {
+  put16(pdu, address);
+  if (function == 0x05) {
+    put16(pdu, !bits.empty() && bits[0] ? 0xFF00 : 0x0000);
+  } else {
+    put16(pdu, registers.empty() ? 0 : registers[0]);
+  }
+}
+
 std::vector<std::uint8_t> with_header(const Header& h, const std::vector<std::uint8_t>& pdu) {
   std::vector<std::uint8_t> out;
   out.reserve(kHeaderBytes + pdu.size());
@@ -221,10 +238,8 @@ std::vector<std::uint8_t> encode_request(const Request& r) {
       put16(pdu, r.address), put16(pdu, r.quantity);
       break;
     case 0x05:
-      put16(pdu, r.address), put16(pdu, !r.bits.empty() && r.bits[0] ? 0xFF00 : 0x0000);
-      break;
     case 0x06:
-      put16(pdu, r.address), put16(pdu, r.registers.empty() ? 0 : r.registers[0]);
+      put_single_write(pdu, r.function, r.address, r.bits, r.registers);
       break;
     case 0x0F:
       put16(pdu, r.address), put16(pdu, static_cast<std::uint16_t>(r.bits.size()));
@@ -232,8 +247,7 @@ std::vector<std::uint8_t> encode_request(const Request& r) {
       break;
     case 0x10:
       put16(pdu, r.address), put16(pdu, static_cast<std::uint16_t>(r.registers.size()));
-      pdu.push_back(static_cast<std::uint8_t>(2 * r.registers.size()));
-      for (std::uint16_t v : r.registers) put16(pdu, v);
+      put_registers(pdu, r.registers);
       break;
     default:
       break;  // an unknown function: the bare code (for tests of the server's reply)
@@ -253,14 +267,11 @@ std::vector<std::uint8_t> encode_response(const Response& r) {
       break;
     case 0x03:
     case 0x04:
-      pdu.push_back(static_cast<std::uint8_t>(2 * r.registers.size()));
-      for (std::uint16_t v : r.registers) put16(pdu, v);
+      put_registers(pdu, r.registers);
       break;
     case 0x05:
-      put16(pdu, r.address), put16(pdu, !r.bits.empty() && r.bits[0] ? 0xFF00 : 0x0000);
-      break;
     case 0x06:
-      put16(pdu, r.address), put16(pdu, r.registers.empty() ? 0 : r.registers[0]);
+      put_single_write(pdu, r.function, r.address, r.bits, r.registers);
       break;
     case 0x0F:
     case 0x10:
