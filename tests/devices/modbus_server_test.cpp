@@ -14,6 +14,8 @@
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
 #include <modbus/modbus.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 
 #include "gatetwin/devices/modbus_server.hpp"
 
@@ -41,6 +43,16 @@ class Served {
   mb::Server server;
   std::thread thread;
 };
+
+// A raw loopback connection whose blocking reads give up after 5 s, so a server that fails to close a
+// session fails the test instead of hanging it.
+asio::ip::tcp::socket raw_connection(asio::io_context& io, std::uint16_t port) {
+  asio::ip::tcp::socket s(io);
+  s.connect({asio::ip::make_address("127.0.0.1"), port});
+  const timeval limit{5, 0};
+  ::setsockopt(s.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
+  return s;
+}
 
 struct Client {
   explicit Client(std::uint16_t port) : ctx(modbus_new_tcp("127.0.0.1", port)) {
@@ -116,8 +128,7 @@ TEST(ModbusServerPeer, ABrokenFrameClosesOnlyItsOwnSession) {
   ASSERT_EQ(modbus_connect(good.ctx), 0) << modbus_strerror(errno);
   // Another connection sends a frame with protocol id 7: the server closes it (the peer reads EOF).
   asio::io_context io;
-  asio::ip::tcp::socket bad(io);
-  bad.connect({asio::ip::make_address("127.0.0.1"), s.server.port()});
+  asio::ip::tcp::socket bad = raw_connection(io, s.server.port());
   const std::uint8_t broken[] = {0x00, 0x01, 0x00, 0x07, 0x00, 0x06, 0x01, 0x03, 0x00, 0x00, 0x00, 0x01};
   asio::write(bad, asio::buffer(broken));
   std::uint8_t byte = 0;
@@ -135,8 +146,7 @@ TEST(ModbusServerPeer, AnIdleSessionIsClosedAtItsDeadline) {
   o.idle_timeout = std::chrono::milliseconds(100);
   Served s(o);
   asio::io_context io;
-  asio::ip::tcp::socket quiet(io);
-  quiet.connect({asio::ip::make_address("127.0.0.1"), s.server.port()});
+  asio::ip::tcp::socket quiet = raw_connection(io, s.server.port());
   std::uint8_t byte = 0;
   boost::system::error_code ec;
   // The blocking read returns when the server closes the silent session (the deadline, not a sleep).
