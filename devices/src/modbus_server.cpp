@@ -63,6 +63,7 @@ class Server::Session : public std::enable_shared_from_this<Session> {
         counters_(std::move(counters)) {}
 
   void start() {
+    last_request_ = std::chrono::steady_clock::now();
     arm_deadline();
     read();
   }
@@ -75,10 +76,13 @@ class Server::Session : public std::enable_shared_from_this<Session> {
   }
 
  private:
+  // The idle deadline: requests only note their time (re-arming a timer on every request costs more than
+  // serving it); when the timer fires it closes the session or waits out the rest from the last request.
   void arm_deadline() {
-    timer_.expires_after(idle_);
+    timer_.expires_at(last_request_ + idle_);
     timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
-      if (ec) return;  // cancelled: a request came, or the session closed
+      if (ec) return;  // cancelled: the session closed
+      if (std::chrono::steady_clock::now() < self->last_request_ + self->idle_) return self->arm_deadline();
       ++self->counters_->idle_timeouts;
       self->close();
     });
@@ -120,12 +124,19 @@ class Server::Session : public std::enable_shared_from_this<Session> {
       out.insert(out.end(), bytes.begin(), bytes.end());
     }
     pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(used));
-    if (used > 0) arm_deadline();
+    if (used > 0) last_request_ = std::chrono::steady_clock::now();
     if (out.empty()) return read();
-    auto buffer = std::make_shared<std::vector<std::uint8_t>>(std::move(out));
+    // Most replies fit the socket's send buffer: write them at once (non-blocking) and go back to reading;
+    // only what does not fit waits for the socket to drain.
+    boost::system::error_code ec;
+    socket_.non_blocking(true, ec);
+    const std::size_t sent = ec ? 0 : socket_.write_some(asio::buffer(out), ec);
+    if (ec && ec != asio::error::would_block) return close();
+    if (sent == out.size()) return read();
+    auto buffer = std::make_shared<std::vector<std::uint8_t>>(out.begin() + static_cast<std::ptrdiff_t>(sent), out.end());
     asio::async_write(socket_, asio::buffer(*buffer),
-                      [self = shared_from_this(), buffer](const boost::system::error_code& ec, std::size_t) {
-                        if (ec) return self->close();
+                      [self = shared_from_this(), buffer](const boost::system::error_code& e, std::size_t) {
+                        if (e) return self->close();
                         self->read();
                       });
   }
@@ -136,6 +147,7 @@ class Server::Session : public std::enable_shared_from_this<Session> {
   std::chrono::milliseconds idle_;
   std::shared_ptr<AtomicCounters> counters_;
   std::vector<std::uint8_t> pending_;
+  std::chrono::steady_clock::time_point last_request_;
 };
 
 Server::Server(asio::io_context& io, Handler& handler, ServerOptions options)
