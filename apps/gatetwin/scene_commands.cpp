@@ -283,9 +283,10 @@ int run_contact_sheet(const SheetOptions& o) {
   const render::MaskWear wears[] = {render::MaskWear::proper, render::MaskWear::proper, render::MaskWear::below_nose,
                                     render::MaskWear::on_chin};
   const std::uint32_t unmasked = (o.count + 1) / 2;
+  const render::Demographics demographics = render::Demographics::named(o.demographics);
   for (std::uint32_t i = 0; i < o.count; ++i) {
     const std::uint32_t person = o.first + i;
-    const render::FaceIdentity id = render::sample_identity(o.seed, person, render::Demographics::named(o.demographics));
+    const render::FaceIdentity id = render::sample_identity(o.seed, person, demographics);
     render::Capture c = render::sample_capture(o.seed, person, 0, 0.35);
     c.interocular_px = 72;
     c.face_centre = {320, 215};

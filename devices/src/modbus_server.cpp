@@ -63,6 +63,8 @@ class Server::Session : public std::enable_shared_from_this<Session> {
         counters_(std::move(counters)) {}
 
   void start() {
+    boost::system::error_code ignore;
+    socket_.non_blocking(true, ignore);  // replies are written at once when they fit (on_bytes)
     last_request_ = std::chrono::steady_clock::now();
     arm_deadline();
     read();
@@ -129,8 +131,7 @@ class Server::Session : public std::enable_shared_from_this<Session> {
     // Most replies fit the socket's send buffer: write them at once (non-blocking) and go back to reading;
     // only what does not fit waits for the socket to drain.
     boost::system::error_code ec;
-    socket_.non_blocking(true, ec);
-    const std::size_t sent = ec ? 0 : socket_.write_some(asio::buffer(out), ec);
+    const std::size_t sent = socket_.write_some(asio::buffer(out), ec);
     if (ec && ec != asio::error::would_block) return close();
     if (sent == out.size()) return read();
     auto buffer = std::make_shared<std::vector<std::uint8_t>>(out.begin() + static_cast<std::ptrdiff_t>(sent), out.end());
