@@ -1,0 +1,1 @@
+# Tests of the card reader emulator (issue 5).

@@ -1,0 +1,1 @@
+# Tests of the modbus devices emulator (issue 5).
