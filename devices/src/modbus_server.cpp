@@ -1,6 +1,7 @@
 #include "gatetwin/devices/modbus_server.hpp"
 
 #include <algorithm>
+#include <exception>
 
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
@@ -54,12 +55,28 @@ Response RegisterBank::handle(const Request& q) {
   }
 }
 
+Reply Handler::reply(const Request& q) {
+  if (q.malformed) return {exception_response(q, *q.malformed), {}};
+  return {handle(q), {}};
+}
+
+std::optional<Reply> fault_reply(const FaultPlan& plan, Micros t, std::uint64_t event, const Request& q) {
+  if (plan.empty()) return std::nullopt;
+  if (plan.is(t, FaultMode::off) || plan.drops(t, event)) return Reply{};
+  if (const auto g = plan.active(t, FaultMode::garbage)) {
+    const auto code = g->value >= 1.0 && g->value <= 255.0 ? static_cast<std::uint8_t>(g->value) : std::uint8_t{0x04};
+    return Reply{exception_response(q, static_cast<Exception>(code)),
+                 std::chrono::duration_cast<std::chrono::microseconds>(plan.latency(t, event))};
+  }
+  return std::nullopt;
+}
+
 // One connection: read what arrives into a bounded buffer, answer every complete frame in order, close on a
 // broken frame, on the peer closing, or when no request came within the idle timeout.
 class Server::Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket socket, Handler& handler, std::chrono::milliseconds idle, std::shared_ptr<AtomicCounters> counters)
-      : socket_(std::move(socket)), timer_(socket_.get_executor()), handler_(handler), idle_(idle),
+      : socket_(std::move(socket)), timer_(socket_.get_executor()), delay_(socket_.get_executor()), handler_(handler), idle_(idle),
         counters_(std::move(counters)) {}
 
   void start() {
@@ -73,6 +90,7 @@ class Server::Session : public std::enable_shared_from_this<Session> {
   void close() {
     boost::system::error_code ec;
     timer_.cancel();
+    delay_.cancel();
     socket_.shutdown(tcp::socket::shutdown_both, ec);
     socket_.close(ec);
   }
@@ -103,8 +121,12 @@ class Server::Session : public std::enable_shared_from_this<Session> {
                             });
   }
 
-  void on_bytes() {
-    std::vector<std::uint8_t> out;
+  void on_bytes() { serve({}); }
+
+  // Answers the complete frames in the buffer in order, appending their replies to `out`, until it needs
+  // more bytes (then writes `out` and reads again), a reply is to be held back (then writes `out`, waits,
+  // and comes back here with the held reply first), or the framing is broken (then closes).
+  void serve(std::vector<std::uint8_t> out) {
     std::size_t used = 0;
     for (;;) {
       const auto d = decode_request(std::span<const std::uint8_t>(pending_).subspan(used));
@@ -115,35 +137,73 @@ class Server::Session : public std::enable_shared_from_this<Session> {
       }
       used += d.consumed;
       ++counters_->requests;
-      Response r;
-      if (d.message.malformed) {
-        r = exception_response(d.message, *d.message.malformed);
-      } else {
-        r = handler_.handle(d.message);
+      Reply reply = ask(d.message);
+      if (!reply.response) {
+        ++counters_->unanswered;
+        continue;
       }
-      if (r.exception) ++counters_->exceptions;
-      const auto bytes = encode_response(r);
+      if (reply.response->exception) ++counters_->exceptions;
+      auto bytes = encode_response(*reply.response);
+      if (reply.delay > std::chrono::microseconds::zero()) {
+        ++counters_->delayed;
+        consume(used);
+        auto held = std::make_shared<std::vector<std::uint8_t>>(std::move(bytes));
+        return write(std::move(out), [self = shared_from_this(), held, delay = reply.delay] { self->hold(delay, held); });
+      }
       out.insert(out.end(), bytes.begin(), bytes.end());
     }
+    consume(used);
+    write(std::move(out), [self = shared_from_this()] { self->read(); });
+  }
+
+  // The handler's reply; a handler that throws (a bug, or memory exhausted) answers 0x04 server device
+  // failure rather than unwinding through the io_context.
+  Reply ask(const Request& q) {
+    try {
+      return handler_.reply(q);
+    } catch (const std::exception&) {
+      return {exception_response(q, Exception::server_device_failure), {}};
+    }
+  }
+
+  // Drops the frames answered from the buffer and notes the time of the last request (the idle deadline).
+  void consume(std::size_t used) {
+    if (used == 0) return;
     pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(used));
-    if (used > 0) last_request_ = std::chrono::steady_clock::now();
-    if (out.empty()) return read();
-    // Most replies fit the socket's send buffer: write them at once (non-blocking) and go back to reading;
-    // only what does not fit waits for the socket to drain.
+    last_request_ = std::chrono::steady_clock::now();
+  }
+
+  // A reply held back by the handler: after `delay` it goes out ahead of the replies to any requests that
+  // arrived behind it (they are still in the buffer, unread by the handler).
+  void hold(std::chrono::microseconds delay, std::shared_ptr<std::vector<std::uint8_t>> bytes) {
+    delay_.expires_after(delay);
+    delay_.async_wait([self = shared_from_this(), bytes](const boost::system::error_code& ec) {
+      if (ec) return;  // cancelled: the session closed
+      self->last_request_ = std::chrono::steady_clock::now();  // a client waiting for its reply is not idle
+      self->serve(std::move(*bytes));
+    });
+  }
+
+  // Most replies fit the socket's send buffer: write them at once (non-blocking) and go on; only what does
+  // not fit waits for the socket to drain. `next` runs once everything is written, never after a close.
+  template <class Next>
+  void write(std::vector<std::uint8_t> out, Next next) {
+    if (out.empty()) return next();
     boost::system::error_code ec;
     const std::size_t sent = socket_.write_some(asio::buffer(out), ec);
     if (ec && ec != asio::error::would_block) return close();
-    if (sent == out.size()) return read();
-    auto buffer = std::make_shared<std::vector<std::uint8_t>>(out.begin() + static_cast<std::ptrdiff_t>(sent), out.end());
-    asio::async_write(socket_, asio::buffer(*buffer),
-                      [self = shared_from_this(), buffer](const boost::system::error_code& e, std::size_t) {
+    if (sent == out.size()) return next();
+    auto rest = std::make_shared<std::vector<std::uint8_t>>(out.begin() + static_cast<std::ptrdiff_t>(sent), out.end());
+    asio::async_write(socket_, asio::buffer(*rest),
+                      [self = shared_from_this(), rest, next](const boost::system::error_code& e, std::size_t) {
                         if (e) return self->close();
-                        self->read();
+                        next();
                       });
   }
 
   tcp::socket socket_;
-  asio::steady_timer timer_;
+  asio::steady_timer timer_;  // the idle deadline
+  asio::steady_timer delay_;  // a held reply
   Handler& handler_;
   std::chrono::milliseconds idle_;
   std::shared_ptr<AtomicCounters> counters_;
@@ -198,6 +258,8 @@ ServerCounters Server::counters() const {
   c.exceptions = counters_->exceptions;
   c.framing_errors = counters_->framing_errors;
   c.idle_timeouts = counters_->idle_timeouts;
+  c.unanswered = counters_->unanswered;
+  c.delayed = counters_->delayed;
   return c;
 }
 

@@ -3,27 +3,52 @@
 // socket, an idle deadline and a bounded receive buffer; it decodes with the pure codec (modbus.hpp) and
 // asks a handler for each reply. The handler is a pure function of (device state, request) -> response,
 // testable without a socket. Bytes from the network never throw: a broken frame closes the session and is
-// counted; a request the device cannot serve gets an exception reply.
+// counted; a request the device cannot serve gets an exception reply. A handler may also decide that a
+// request gets no reply at all, or a reply held back for a while (fault injection: a device that is off,
+// loses requests, or answers slowly); replies still leave in the order their requests came.
 #include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
+#include "gatetwin/devices/fault.hpp"
 #include "gatetwin/devices/modbus.hpp"
 
 namespace gatetwin::devices::modbus {
+
+// What the session does with one request: send `response` after `delay`, or send nothing (the client's
+// own timeout is all it sees). The delay is wall time (the session's steady_timer): in HIL runs the pacing
+// is real time, so simulated and wall delays agree. While a reply is held the session neither reads nor
+// answers later requests, so replies keep the order of their requests.
+struct Reply {
+  std::optional<Response> response;
+  std::chrono::microseconds delay{0};
+};
 
 class Handler {
  public:
   virtual ~Handler() = default;
   // Called on the server's io_context thread for every well-formed request that is not `malformed`.
   virtual Response handle(const Request& request) = 0;
+  // Called on the server's io_context thread for every well-framed request, `malformed` ones included.
+  // The default answers at once: a malformed request with its exception, any other with handle(). Devices
+  // with fault injection override it (see fault_reply below).
+  virtual Reply reply(const Request& request);
 };
+
+// The fault part of a device's reply to request number `event` at simulated time `t`, shared by the
+// Modbus devices: nullopt when the request is to be served normally (then the device adds
+// `plan.latency(t, event)` as the delay); otherwise the reply the faults decide:
+//   off          -> no reply
+//   intermittent -> no reply for the requests the plan draws as lost
+//   garbage      -> the exception whose code is the fault's `value` (0x04 server device failure if 0)
+std::optional<Reply> fault_reply(const FaultPlan& plan, Micros t, std::uint64_t event, const Request& request);
 
 // A plain register bank: coils, discrete inputs, holding and input registers of fixed sizes, from address
 // 0. Reads and writes out of range get exception 0x02 (illegal data address), functions other than
@@ -47,6 +72,7 @@ struct ServerOptions {
 struct ServerCounters {
   std::uint64_t sessions_accepted = 0, sessions_refused = 0, requests = 0, exceptions = 0;
   std::uint64_t framing_errors = 0, idle_timeouts = 0;
+  std::uint64_t unanswered = 0, delayed = 0;  // requests the handler left without a reply / held back
 };
 
 class Server {
@@ -74,6 +100,7 @@ class Server {
   struct AtomicCounters {
     std::atomic<std::uint64_t> sessions_accepted{0}, sessions_refused{0}, requests{0}, exceptions{0};
     std::atomic<std::uint64_t> framing_errors{0}, idle_timeouts{0};
+    std::atomic<std::uint64_t> unanswered{0}, delayed{0};
   };
   std::shared_ptr<AtomicCounters> counters_ = std::make_shared<AtomicCounters>();
 };
