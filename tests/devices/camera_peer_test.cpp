@@ -1,0 +1,175 @@
+// The camera against a real client: OpenCV's VideoCapture with its FFmpeg backend reads the RTSP stream
+// over TCP and over UDP, the MJPEG stream, and the Digest-protected stream, and every decoded frame matches
+// the frame the camera made (identified by the test pattern's counter strip): PSNR >= 40 dB against the
+// source picture. Faults: a stalled camera repeats its picture, an off camera refuses clients.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <thread>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <opencv2/core.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+#include <opencv2/videoio.hpp>
+
+#include "gatetwin/devices/camera.hpp"
+
+namespace gd = gatetwin::devices;
+namespace asio = boost::asio;
+
+namespace {
+
+// A camera on an ephemeral loopback port with its own io thread, for the length of a test.
+class Served {
+ public:
+  explicit Served(gd::CameraOptions options = {}) : camera(io, pattern, clock, with_kept(std::move(options))) {
+    camera.start();
+    thread = std::thread([this] { io.run(); });
+  }
+  ~Served() {
+    camera.stop();
+    work.reset();
+    io.stop();
+    thread.join();
+  }
+  static gd::CameraOptions with_kept(gd::CameraOptions o) {
+    o.keep_frames = 200;
+    return o;
+  }
+  asio::io_context io;
+  asio::executor_work_guard<asio::io_context::executor_type> work = asio::make_work_guard(io);
+  gd::SteadyClock clock;
+  gd::TestPattern pattern;
+  gd::Camera camera;
+  std::thread thread;
+};
+
+// PSNR of the luma (BT.601 Y), as video quality is usually stated: the colour conversion after decoding
+// differs between FFmpeg (swscale) and libjpeg in how chroma is upsampled, which is not the transport's doing.
+double psnr_y(const cv::Mat& a, const cv::Mat& b) {
+  cv::Mat ya, yb;
+  cv::cvtColor(a, ya, cv::COLOR_BGR2GRAY);
+  cv::cvtColor(b, yb, cv::COLOR_BGR2GRAY);
+  return cv::PSNR(ya, yb);
+}
+
+struct Received {
+  int frames = 0, identified = 0;
+  double worst_psnr_source = 1e9, worst_psnr_jpeg = 1e9, worst_psnr_bgr = 1e9;
+  std::vector<std::uint32_t> counters;
+};
+
+// Opens `url` with the FFmpeg backend (`options`: OPENCV_FFMPEG_CAPTURE_OPTIONS, e.g. "rtsp_transport;tcp"),
+// reads `n` frames, and compares each with the camera's own frame of the same counter.
+Received read_frames(const Served& s, const std::string& url, const std::string& options, int n) {
+  ::setenv("OPENCV_FFMPEG_CAPTURE_OPTIONS", options.c_str(), 1);
+  cv::VideoCapture cap(url, cv::CAP_FFMPEG, {cv::CAP_PROP_OPEN_TIMEOUT_MSEC, 10000, cv::CAP_PROP_READ_TIMEOUT_MSEC, 10000});
+  Received r;
+  if (!cap.isOpened()) return r;
+  cv::Mat img;
+  for (int i = 0; i < n && cap.read(img); ++i) {
+    ++r.frames;
+    const auto counter = gd::TestPattern::read_counter(img);
+    if (!counter) continue;
+    r.counters.push_back(*counter);
+    const auto sent = s.camera.recent(*counter);
+    if (!sent) continue;
+    ++r.identified;
+    const cv::Mat decoded_here = cv::imdecode(sent->jpeg, cv::IMREAD_COLOR);
+    r.worst_psnr_source = std::min(r.worst_psnr_source, psnr_y(img, sent->raw));
+    r.worst_psnr_jpeg = std::min(r.worst_psnr_jpeg, psnr_y(img, decoded_here));
+    r.worst_psnr_bgr = std::min(r.worst_psnr_bgr, cv::PSNR(img, sent->raw));
+  }
+  return r;
+}
+
+void expect_faithful(const Received& r, int n) {
+  std::printf("frames %d identified %d; worst PSNR-Y against the source %.1f dB, against libjpeg's decoding of the "
+              "same JPEG %.1f dB; BGR against the source %.1f dB\n",
+              r.frames, r.identified, r.worst_psnr_source, r.worst_psnr_jpeg, r.worst_psnr_bgr);
+  EXPECT_EQ(r.frames, n);
+  EXPECT_EQ(r.identified, n);
+  EXPECT_GE(r.worst_psnr_source, 40.0);
+  EXPECT_GE(r.worst_psnr_jpeg, 50.0);  // FFmpeg's and libjpeg's IDCTs differ by rounding only
+  // Frames arrive in order, each newer than the last.
+  for (std::size_t i = 1; i < r.counters.size(); ++i) EXPECT_GT(r.counters[i], r.counters[i - 1]);
+}
+
+}  // namespace
+
+TEST(CameraPeer, VideoCaptureReadsRtspOverTcp) {
+  Served s;
+  const auto r = read_frames(s, s.camera.rtsp_url(), "rtsp_transport;tcp", 20);
+  expect_faithful(r, 20);
+  const auto c = s.camera.counters();
+  EXPECT_EQ(c.rtsp_sessions, 1u);
+  EXPECT_GT(c.rtcp_reports, 0u);
+  EXPECT_EQ(c.protocol_errors, 0u);
+}
+
+TEST(CameraPeer, VideoCaptureReadsRtspOverUdp) {
+  Served s;
+  const auto r = read_frames(s, s.camera.rtsp_url(), "rtsp_transport;udp", 20);
+  expect_faithful(r, 20);
+  EXPECT_EQ(s.camera.counters().protocol_errors, 0u);
+}
+
+TEST(CameraPeer, VideoCaptureReadsMjpegOverHttp) {
+  Served s;
+  const auto r = read_frames(s, s.camera.mjpeg_url(), "", 20);
+  expect_faithful(r, 20);
+  EXPECT_EQ(s.camera.counters().http_streams, 1u);
+}
+
+TEST(CameraPeer, DigestAuthenticationAdmitsOnlyTheRightPassword) {
+  gd::CameraOptions o;
+  o.auth = gd::CameraAuth{"admin", "gate-2020"};
+  Served s(o);
+  const std::string url = s.camera.rtsp_url();
+  const std::string with = "rtsp://admin:gate-2020@" + url.substr(7);
+  const std::string wrong = "rtsp://admin:wrong@" + url.substr(7);
+  expect_faithful(read_frames(s, with, "rtsp_transport;tcp", 5), 5);
+  EXPECT_EQ(read_frames(s, url, "rtsp_transport;tcp", 5).frames, 0);
+  EXPECT_EQ(read_frames(s, wrong, "rtsp_transport;tcp", 5).frames, 0);
+  EXPECT_GE(s.camera.counters().auth_failures, 2u);
+  const std::string mjpeg = s.camera.mjpeg_url();
+  expect_faithful(read_frames(s, "http://admin:gate-2020@" + mjpeg.substr(7), "", 5), 5);
+  EXPECT_EQ(read_frames(s, mjpeg, "", 5).frames, 0);
+}
+
+TEST(CameraPeer, AStalledCameraRepeatsItsPicture) {
+  gd::CameraOptions o;
+  o.faults = gd::FaultPlan({{gd::FaultMode::stuck, gd::Micros{0}, gd::Micros{3'600'000'000}}}, 1);
+  Served s(o);
+  const auto r = read_frames(s, s.camera.rtsp_url(), "rtsp_transport;tcp", 10);
+  ASSERT_EQ(r.frames, 10);
+  ASSERT_EQ(r.counters.size(), 10u);
+  for (auto c : r.counters) EXPECT_EQ(c, r.counters.front());  // the frame before the stall, over and over
+}
+
+TEST(CameraPeer, AnOffCameraRefusesClients) {
+  gd::CameraOptions o;
+  o.faults = gd::FaultPlan({{gd::FaultMode::off, gd::Micros{0}, gd::Micros{3'600'000'000}}}, 1);
+  Served s(o);
+  EXPECT_EQ(read_frames(s, s.camera.rtsp_url(), "rtsp_transport;tcp", 3).frames, 0);
+  EXPECT_GE(s.camera.counters().refused, 1u);
+}
+
+TEST(CameraPeer, IntermittentDropsFramesTheClientNeverSees) {
+  gd::CameraOptions o;
+  o.faults = gd::FaultPlan({{gd::FaultMode::intermittent, gd::Micros{0}, gd::Micros{3'600'000'000}, 0.3}}, 9);
+  Served s(o);
+  const auto r = read_frames(s, s.camera.rtsp_url(), "rtsp_transport;tcp", 20);
+  ASSERT_EQ(r.frames, 20);
+  // Frames the plan drops never arrive: every decoded counter is one the plan let through.
+  const auto& plan = o.faults;
+  int gaps = 0;
+  for (std::size_t i = 0; i < r.counters.size(); ++i) {
+    EXPECT_FALSE(plan.drops(gd::Micros{1}, r.counters[i])) << r.counters[i];
+    if (i > 0 && r.counters[i] > r.counters[i - 1] + 1) ++gaps;
+  }
+  EXPECT_GT(gaps, 0);
+  EXPECT_GT(s.camera.counters().frames_dropped, 0u);
+}
