@@ -1,0 +1,98 @@
+#!/usr/bin/env python3
+"""Writes the fuzzers' seed corpora (fuzz/corpus/<target>/): valid frames from the specifications and the
+project's docs, and a few broken ones. Small files, checked in; rerun only to change the seeds:
+
+    python3 fuzz/make_corpus.py        (from the repository root)
+
+The encoders here are written from the documents, not from the C++ code, so the seeds are independent
+of the codecs they exercise."""
+import pathlib
+import struct
+
+ROOT = pathlib.Path(__file__).resolve().parent / "corpus"
+
+
+def write(target, name, data):
+    d = ROOT / target
+    d.mkdir(parents=True, exist_ok=True)
+    (d / name).write_bytes(bytes(data))
+
+
+# --- Modbus TCP: the request/response examples of Modbus Application Protocol V1.1b3, section 6 -----------
+def adu(pdu, transaction=1, unit=0x11, protocol=0, length=None):
+    length = len(pdu) + 1 if length is None else length
+    return struct.pack(">HHHB", transaction, protocol, length, unit) + bytes(pdu)
+
+
+MODBUS = {
+    "fc01_read_coils": ([0x01, 0x00, 0x13, 0x00, 0x13], [0x01, 0x03, 0xCD, 0x6B, 0x05]),
+    "fc02_read_discrete_inputs": ([0x02, 0x00, 0xC4, 0x00, 0x16], [0x02, 0x03, 0xAC, 0xDB, 0x35]),
+    "fc03_read_holding": ([0x03, 0x00, 0x6B, 0x00, 0x03], [0x03, 0x06, 0x02, 0x2B, 0x00, 0x00, 0x00, 0x64]),
+    "fc04_read_input": ([0x04, 0x00, 0x08, 0x00, 0x01], [0x04, 0x02, 0x00, 0x0A]),
+    "fc05_write_coil": ([0x05, 0x00, 0xAC, 0xFF, 0x00], [0x05, 0x00, 0xAC, 0xFF, 0x00]),
+    "fc06_write_register": ([0x06, 0x00, 0x01, 0x00, 0x03], [0x06, 0x00, 0x01, 0x00, 0x03]),
+    "fc15_write_coils": ([0x0F, 0x00, 0x13, 0x00, 0x0A, 0x02, 0xCD, 0x01], [0x0F, 0x00, 0x13, 0x00, 0x0A]),
+    "fc16_write_registers": ([0x10, 0x00, 0x01, 0x00, 0x02, 0x04, 0x00, 0x0A, 0x01, 0x02],
+                             [0x10, 0x00, 0x01, 0x00, 0x02]),
+}
+for name, (request, response) in MODBUS.items():
+    write("modbus", name + "_request", adu(request))
+    write("modbus", name + "_response", adu(response))
+write("modbus", "exception_illegal_function", adu([0x81, 0x01]))
+write("modbus", "back_to_back", adu(MODBUS["fc03_read_holding"][0], 1) + adu(MODBUS["fc06_write_register"][0], 2))
+write("modbus", "broken_protocol_id", adu([0x03, 0x00, 0x00, 0x00, 0x01], protocol=1))
+write("modbus", "broken_length", adu([0x03, 0x00, 0x00, 0x00, 0x01], length=0xFFFF))
+write("modbus", "unservable_fc2b", adu([0x2B, 0x0E, 0x01, 0x00]))
+
+
+# --- Wiegand frames: [bit count][value, 8 bytes big-endian][bit string] (see wiegand_fuzz.cpp) -----------
+def frame(bits, text=""):
+    value = int(bits, 2) if bits else 0
+    return bytes([len(bits)]) + struct.pack(">Q", value) + text.encode()
+
+
+W26 = "0" "00010010" "0011000000111001" "1"                  # H10301 facility 18 card 12345 (docs/wiegand.md)
+W34 = "1" "0000010011010010" "1101110111010101" "0"          # W34 facility 1234 card 56789
+write("wiegand", "w26_facility18_card12345", frame(W26, W26))
+write("wiegand", "w34_facility1234_card56789", frame(W34, W34))
+write("wiegand", "w26_misread_bit3", frame("00101001000110000001110011"))
+write("wiegand", "w26_all_zero_data", frame("00000000000000000000000001", "0" * 64))
+write("wiegand", "bits64", bytes([64]) + b"\xff" * 8 + b"1" * 64)
+write("wiegand", "bits0_junk_text", bytes([0]) + b"\0" * 8 + b"01a")
+write("wiegand", "bits200", bytes([200]) + b"\x80" + b"\0" * 7 + b"10")
+
+
+# --- Wiegand TCP transport (docs/wiegand.md): CRC-16/IBM-3740 (CCITT-FALSE) ---------------------------------
+def crc16(data):
+    crc = 0xFFFF
+    for byte in data:
+        crc ^= byte << 8
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x1021) & 0xFFFF if crc & 0x8000 else (crc << 1) & 0xFFFF
+    return crc
+
+
+def message(kind, reader, sequence, timestamp, payload):
+    body = b"WG" + bytes([1, kind]) + struct.pack(">HIqH", reader, sequence, timestamp, len(payload)) + payload
+    return body + struct.pack(">H", crc16(body))
+
+
+def card(bits):
+    n = (len(bits) + 7) // 8
+    return bytes([len(bits)]) + (int(bits, 2) << (8 * n - len(bits))).to_bytes(n, "big")
+
+
+w26 = message(1, 1, 1, 1_500_000, card(W26))
+write("wiegand_tcp", "card_w26", w26)
+write("wiegand_tcp", "card_w34", message(1, 2, 7, 2_000_000, card(W34)))
+write("wiegand_tcp", "card_64_bits", message(1, 1, 2, 0, card("1" * 64)))
+write("wiegand_tcp", "card_1_bit", message(1, 1, 3, -5, card("1")))
+write("wiegand_tcp", "keepalive", message(2, 1, 1, 2_500_000, b""))
+write("wiegand_tcp", "status", message(3, 1, 0, 0, bytes([3, 0]) + struct.pack(">H", 1000)))
+write("wiegand_tcp", "ack", message(4, 0, 9, -1, struct.pack(">I", 1)))
+write("wiegand_tcp", "stream_status_card_keepalive",
+      message(3, 1, 0, 0, bytes([3, 0, 0, 0])) + w26 + message(2, 1, 1, 3_000_000, b""))
+write("wiegand_tcp", "broken_crc", w26[:-1] + bytes([w26[-1] ^ 1]))
+write("wiegand_tcp", "broken_padding", message(1, 1, 1, 0, card(W26)[:-1] + b"\xC1"))
+write("wiegand_tcp", "broken_length", w26[:18] + b"\xff\xff")
+write("wiegand_tcp", "partial_header", w26[:12])
