@@ -95,6 +95,7 @@ std::string_view to_string(Fate fate) {
     case Fate::delayed: return "delayed";
     case Fate::off: return "off";
     case Fate::dropped: return "dropped";
+    case Fate::overflow: return "overflow";
   }
   return "unknown";
 }
@@ -155,10 +156,11 @@ struct CardReader::Impl : std::enable_shared_from_this<CardReader::Impl> {
   std::uint64_t swipes = 0;
   std::uint32_t sequence = 0;
   Micros last_release{std::numeric_limits<std::int64_t>::min()};
+  std::atomic<std::size_t> pending{0};  // events posted by present() and not yet handed to the sessions
 
   struct {
     std::atomic<std::uint64_t> presents{0}, events{0}, swallowed_off{0}, dropped_intermittent{0},
-        corrupted_garbage{0}, delayed{0}, sessions_accepted{0}, sessions_refused{0}, messages_sent{0},
+        corrupted_garbage{0}, delayed{0}, held_overflows{0}, sessions_accepted{0}, sessions_refused{0}, messages_sent{0},
         keepalives_sent{0}, keepalives_received{0}, acks_received{0}, framing_errors{0}, protocol_errors{0},
         idle_timeouts{0}, write_timeouts{0}, queue_overflows{0};
   } counters;
@@ -385,6 +387,11 @@ Presented CardReader::Impl::present(const wiegand::Frame& frame) {
     ++counters.dropped_intermittent;
     return p;
   }
+  if (pending >= std::max<std::size_t>(options.max_held, 1)) {
+    p.fate = Fate::overflow;
+    ++counters.held_overflows;
+    return p;
+  }
   p.frame = frame;
   if (plan.is(p.time, FaultMode::garbage)) {
     const auto bit = static_cast<unsigned>(plan.uniform(p.swipe, kGarbageStream) * frame.bits);
@@ -401,6 +408,7 @@ Presented CardReader::Impl::present(const wiegand::Frame& frame) {
     p.fate = Fate::delayed;
     ++counters.delayed;
   }
+  ++pending;
   wt::Message m;
   m.type = wt::Type::card;
   m.reader = options.reader_id;
@@ -426,6 +434,7 @@ void CardReader::Impl::release_due() {
     released_sequence = held.front().sequence;
     broadcast(held.front().bytes);
     held.pop_front();
+    --pending;
   }
   if (!held.empty()) arm_release();
 }
@@ -499,6 +508,7 @@ ReaderCounters CardReader::counters() const {
   ReaderCounters c;
   c.presents = a.presents, c.events = a.events, c.swallowed_off = a.swallowed_off;
   c.dropped_intermittent = a.dropped_intermittent, c.corrupted_garbage = a.corrupted_garbage, c.delayed = a.delayed;
+  c.held_overflows = a.held_overflows;
   c.sessions_accepted = a.sessions_accepted, c.sessions_refused = a.sessions_refused;
   c.messages_sent = a.messages_sent, c.keepalives_sent = a.keepalives_sent;
   c.keepalives_received = a.keepalives_received, c.acks_received = a.acks_received;

@@ -300,6 +300,24 @@ TEST(CardReaderPeer, DelayedEventsWaitForSimulatedTimeAndKeepTheirOrder) {
   EXPECT_EQ(s.reader.counters().delayed, 10u);
 }
 
+TEST(CardReaderPeer, HeldEventsAreBoundedBeyondTheBoundSwipesAreSwallowed) {
+  card::ReaderOptions options = quiet();
+  options.max_held = 5;
+  Served s(FaultPlan({Fault{.mode = FaultMode::delayed, .delay = Micros{1'000'000}}}, 0), options);
+  Host h(s.reader.port());
+  for (std::uint32_t i = 0; i < 8; ++i)
+    EXPECT_EQ(s.reader.present(w26(i)).fate, i < 5 ? card::Fate::delayed : card::Fate::overflow) << i;
+  s.clock.set(Micros{1'000'000});
+  for (std::uint32_t seq = 1; seq <= 5; ++seq) {
+    const auto m = h.next_card(5s);
+    ASSERT_TRUE(m);
+    EXPECT_EQ(m->sequence, seq);
+  }
+  s.drain();  // the release has run: room again
+  EXPECT_EQ(s.reader.present(w26(9)).fate, card::Fate::delayed);
+  EXPECT_EQ(s.reader.counters().held_overflows, 3u);
+}
+
 TEST(CardReaderPeer, GarbageFlipsTheDrawnBitSoParityFails) {
   const FaultPlan plan({Fault{.mode = FaultMode::garbage}}, 1234);
   Served s(plan);

@@ -82,6 +82,7 @@ struct ReaderOptions {
   std::size_t max_queue = 256;                     // messages waiting per session; beyond, the oldest goes
   int send_buffer_bytes = 0;                       // SO_SNDBUF of sessions; 0: the system's default
   std::chrono::milliseconds delay_poll{2};         // how often (wall time) held events are checked for release
+  std::size_t max_held = 10'000;                   // events awaiting release (a delay fault); beyond, swallowed
 };
 
 // The fault plan's draws use the swipe number as the event number: stream 1 intermittent (FaultPlan::drops),
@@ -93,6 +94,7 @@ enum class Fate {
   delayed,   // held until `release` in simulated time (a delayed/slow fault, or behind a held event)
   off,       // swallowed: an `off` fault was active
   dropped,   // swallowed: an `intermittent` fault drew this swipe lost
+  overflow,  // swallowed: max_held events were already waiting for release (the controller's buffer is full)
 };
 std::string_view to_string(Fate fate);
 
@@ -110,7 +112,7 @@ struct Presented {
 
 struct ReaderCounters {
   std::uint64_t presents = 0, events = 0;  // present() calls; card events given a sequence number
-  std::uint64_t swallowed_off = 0, dropped_intermittent = 0, corrupted_garbage = 0, delayed = 0;
+  std::uint64_t swallowed_off = 0, dropped_intermittent = 0, corrupted_garbage = 0, delayed = 0, held_overflows = 0;
   std::uint64_t sessions_accepted = 0, sessions_refused = 0;
   std::uint64_t messages_sent = 0, keepalives_sent = 0;        // written to sockets (all types; keepalives)
   std::uint64_t keepalives_received = 0, acks_received = 0;
