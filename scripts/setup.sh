@@ -9,7 +9,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libopencv-dev libsqlite3-dev libfaiss-dev libsodium-dev
   libboost-dev libmodbus-dev
-  ffmpeg tshark mbpoll python3-pymodbus clang libfuzzer-14-dev
+  ffmpeg tshark mbpoll python3-pymodbus python3-serial-asyncio clang libfuzzer-14-dev
   python3
 )
 

@@ -12,6 +12,7 @@
 #include "gatetwin/sim/compare.hpp"
 #include "gatetwin/sim/metrics.hpp"
 #include "gatetwin/sim/pixel_sensor.hpp"
+#include "device_commands.hpp"
 #include "gatetwin/sim/report.hpp"
 #include "gatetwin/sim/scenario_loader.hpp"
 #include "gatetwin/sim/world.hpp"
@@ -125,6 +126,7 @@ int main(int argc, char** argv) {
   gatetwin::app::add_face_commands(app, &face_exit);
   gatetwin::app::add_scene_commands(app, &face_exit);
   gatetwin::app::add_pixel_commands(app, &face_exit);
+  gatetwin::app::add_device_commands(app, &face_exit);
 
   try {
     app.parse(argc, argv);

@@ -183,7 +183,7 @@ class Loader {
             error(file, item.Mark(), shown + "[" + std::to_string(i) + "]", "expected a mapping");
             continue;
           }
-          ensure_gate(i);
+          ensure_item(path, i);
           walk_map(file, item, path + "[].", i, shown + "[" + std::to_string(i) + "].");
         }
         continue;
@@ -200,6 +200,14 @@ class Loader {
     }
   }
 
+  // List sections: `gates` and `faults`.
+  void ensure_item(const std::string& list, std::size_t i) {
+    if (list == "faults") {
+      if (s_.faults.size() <= i) s_.faults.resize(i + 1);
+      return;
+    }
+    ensure_gate(i);
+  }
   void ensure_gate(std::size_t i) {
     while (s_.gates.size() <= i) {
       GateSpec g;
@@ -409,6 +417,25 @@ void cross_validate(Scenario& s, Loader& L, const std::string& file) {
     entry |= g.direction != GateDirection::exit && g.traffic_share > 0;
     exit |= g.direction != GateDirection::entry && g.traffic_share > 0;
   }
+  // Faults name a lane that exists, and a camera picture RTP/JPEG can carry.
+  for (std::size_t i = 0; i < s.faults.size(); ++i) {
+    auto& ft = s.faults[i];
+    const std::string base = "faults[" + std::to_string(i) + "]";
+    if (ft.gate.empty()) ft.gate = s.gates.front().name;
+    const auto g = std::find_if(s.gates.begin(), s.gates.end(), [&](const GateSpec& x) { return x.name == ft.gate; });
+    if (g == s.gates.end()) {
+      fail(base + ".gate", "no gate named '" + ft.gate + "'");
+      continue;
+    }
+    if (ft.lane > g->lanes)
+      fail(base + ".lane", "gate '" + g->name + "' has " + std::to_string(g->lanes) + " lane(s), not " + std::to_string(ft.lane));
+    if (ft.mode == "drift" && ft.device != "thermal") fail(base + ".mode", "drift is a thermal sensor fault");
+    if ((ft.mode == "intermittent" || (ft.mode == "slow" && ft.device == "camera")) && (ft.value <= 0 || ft.value > 1))
+      fail(base + ".value", ft.mode + " needs a value in (0, 1]: " + (ft.mode == "slow" ? "the share of frames kept" : "the probability of a loss"));
+  }
+  if (s.devices.camera_width % 16 || s.devices.camera_height % 16)
+    fail(L.marks.count("devices.camera_width") && s.devices.camera_width % 16 ? "devices.camera_width" : "devices.camera_height",
+         "must be a multiple of 16 (RTP/JPEG carries 4:2:0 JPEG in 16x16 blocks)");
   for (const auto& [compound, dirs] : serves) {
     const std::string who = compound.empty() ? "" : " of compound '" + compound + "'";
     const std::string& at = first_gate[compound];
@@ -503,6 +530,14 @@ LoadResult load(const YAML::Node& root, const std::string& file, const std::stri
               eq == std::string::npos ? "expected path=value" : "unknown field");
       continue;
     }
+    if (starts_with(norm->first, "faults[]") && norm->second >= s.faults.size()) {
+      if (norm->second == s.faults.size()) {
+        L.ensure_item("faults", norm->second);
+      } else {
+        L.error("--set", YAML::Mark::null_mark(), o.substr(0, eq), "fault index out of range");
+        continue;
+      }
+    }
     if (starts_with(norm->first, "gates[]") && norm->second >= s.gates.size()) {
       if (s.gates.empty() && norm->second == 0) {
         s.gates.push_back(default_gate());  // the implicit gate a file without gates gets
@@ -523,6 +558,8 @@ LoadResult load(const YAML::Node& root, const std::string& file, const std::stri
 }
 
 }  // namespace
+
+std::optional<SimTime> parse_time_of_day(const std::string& text) { return parse_clock(text); }
 
 std::string ScenarioError::str() const {
   std::ostringstream os;
@@ -619,6 +656,8 @@ std::string to_yaml(const Scenario& s) {
   YAML::Node root(YAML::NodeType::Map);
   YAML::Node gates(YAML::NodeType::Sequence);
   for (std::size_t i = 0; i < s.gates.size(); ++i) gates.push_back(YAML::Node(YAML::NodeType::Map));
+  YAML::Node faults(YAML::NodeType::Sequence);
+  for (std::size_t i = 0; i < s.faults.size(); ++i) faults.push_back(YAML::Node(YAML::NodeType::Map));
   const bool custom = s.arrivals.profile == "custom";
   for (const auto& f : schema::fields()) {
     if (!custom && (f.path == "arrivals.entry_profile" || f.path == "arrivals.exit_profile")) continue;
@@ -628,6 +667,14 @@ std::string to_yaml(const Scenario& s) {
         YAML::Node g = gates[i];
         if (const auto v = value_node(f, s, i)) put(g, f.path.substr(8), *v);
       }
+      continue;
+    }
+    if (starts_with(f.path, "faults[].")) {
+      for (std::size_t i = 0; i < s.faults.size(); ++i) {
+        YAML::Node g = faults[i];
+        if (const auto v = value_node(f, s, i)) put(g, f.path.substr(9), *v);
+      }
+      if (f.path == "faults[].jitter" && !s.faults.empty()) root["faults"] = faults;
       continue;
     }
     const auto v = value_node(f, s, 0);
@@ -653,6 +700,7 @@ std::string to_yaml(const Scenario& s) {
 std::string schema_markdown() {
   Scenario defaults;
   defaults.gates.push_back(GateSpec{"main", 1, QueueMode::per_lane, 1, 1.0, GateDirection::both, ""});
+  defaults.faults.push_back(DeviceFaultSpec{});
   fill_profile("weekday", defaults.arrivals.entry_profile, defaults.arrivals.exit_profile);
   std::ostringstream md;
   for (const auto& [section, title] : schema::sections()) {

@@ -269,6 +269,35 @@ std::vector<Field> build() {
   ex("unauthorised_entries_max", "passages", kInf, "unauthorised persons who got through (any way, tailgating included) must not exceed", GT_REF(std::optional<double>, s.expect.unauthorised_entries_max));
   ex("staff_interventions_per_hour_max", "1/h", kInf, "staff interventions per hour (per gate, mean over the day) must not exceed", GT_REF(std::optional<double>, s.expect.staff_interventions_per_hour_max));
   ex("passages_min", "passages", kInf, "the run must simulate at least this many passages", GT_REF(std::optional<double>, s.expect.passages_min));
+  // --- devices (the emulated hardware of every lane)
+  f.push_back(text("devices.address", "address every emulator listens on (loopback by default)", GT_REF(std::string, s.devices.address)));
+  f.push_back(integer("devices.base_port", "port", 0, 65000, "0: each emulator takes a free port; N: lane k (counted over all gates from 0) listens on N+10k (camera RTSP), +1 (camera HTTP), +2 (thermal Modbus), +3 (relay Modbus), +4 (card reader)", GT_REF(int, s.devices.base_port)));
+  f.push_back(num("devices.camera_fps", "frames/s", 1.0, 60.0, "emulated camera frame rate", GT_REF(double, s.devices.camera_fps)));
+  f.push_back(integer("devices.camera_jpeg_quality", "1-100", 1, 100, "JPEG quality of the camera's frames", GT_REF(int, s.devices.camera_jpeg_quality)));
+  f.push_back(integer("devices.camera_width", "px", 64, 2040, "camera picture width (a multiple of 16: RTP/JPEG carries 4:2:0 in 16-pixel blocks)", GT_REF(int, s.devices.camera_width)));
+  f.push_back(integer("devices.camera_height", "px", 64, 2040, "camera picture height (a multiple of 16)", GT_REF(int, s.devices.camera_height)));
+  f.push_back(boolean("devices.camera_auth", "HTTP Digest authentication on the camera's RTSP and HTTP ports, as real cameras ship", GT_REF(bool, s.devices.camera_auth)));
+  f.push_back(text("devices.camera_user", "camera user name (with camera_auth)", GT_REF(std::string, s.devices.camera_user)));
+  f.push_back(text("devices.camera_password", "camera password (with camera_auth; a simulator's, not a secret)", GT_REF(std::string, s.devices.camera_password)));
+  f.push_back(secs("devices.thermal_warmup", 0.0, 7200.0, "thermal sensor warm-up after power-on (the run's start): larger error, status bit 1", GT_REF(double, s.devices.thermal_warmup_s)));
+  f.push_back(num("devices.thermal_drift_c_per_h", "°C/h", -10.0, 10.0, "thermal sensor bias drift from power-on (thermal.bias_c and thermal.noise_sd are the sensor's bias and noise)", GT_REF(double, s.devices.thermal_drift_c_per_h)));
+  f.push_back(secs("devices.relay_pulse", 0.1, 60.0, "door relay pulse: how long the lock stays released after an open command", GT_REF(double, s.devices.relay_pulse_s)));
+  f.push_back(secs("devices.relay_held_open", 1.0, 3600.0, "door open longer than this raises the held-open alarm", GT_REF(double, s.devices.relay_held_open_s)));
+
+  // --- faults (a list)
+  f.push_back(text("faults[].gate", "gate of the faulty device (empty: the first gate)", GT_REF(std::string, s.faults[i].gate)));
+  f.push_back(integer("faults[].lane", "lane", 1, 64, "lane of the faulty device, from 1", GT_REF(int, s.faults[i].lane)));
+  f.push_back(choice<std::string>("faults[].device", "which device of the lane",
+                                  {{"camera", "camera"}, {"thermal", "thermal"}, {"relay", "relay"}, {"reader", "reader"}},
+                                  GT_REF(std::string, s.faults[i].device)));
+  f.push_back(choice<std::string>("faults[].mode", "off: no answer / disconnect; stuck: frozen picture, stuck reading (value °C) or stuck coil; garbage: corrupt JPEG, Modbus exception (value = code, 0 = 0x04), parity errors; slow: camera fps x value, Modbus replies held delay; delayed: latency delay + jitter; intermittent: each frame / request / swipe lost with probability value; drift: thermal bias grows value °C/h",
+                                  {{"off", "off"}, {"stuck", "stuck"}, {"garbage", "garbage"}, {"slow", "slow"}, {"delayed", "delayed"}, {"intermittent", "intermittent"}, {"drift", "drift"}},
+                                  GT_REF(std::string, s.faults[i].mode)));
+  f.push_back(clock("faults[].start", "when the fault begins", GT_REF(SimTime, s.faults[i].start)));
+  f.push_back(secs("faults[].duration", 0.0, 7 * 86400.0, "how long it lasts; 0: to the end of the run", GT_REF(double, s.faults[i].duration_s)));
+  f.push_back(num("faults[].value", "", -1e6, 1e6, "the mode's parameter (see mode)", GT_REF(double, s.faults[i].value)));
+  f.push_back(secs("faults[].delay", 0.0, 600.0, "added latency (delayed, slow)", GT_REF(double, s.faults[i].delay_s)));
+  f.push_back(secs("faults[].jitter", 0.0, 600.0, "delayed: plus a uniform draw in [0, jitter) per message", GT_REF(double, s.faults[i].jitter_s)));
   return f;
 }
 #undef GT_REF
@@ -304,6 +333,8 @@ const std::vector<std::pair<std::string, std::string>>& sections() {
       {"card", "Card reader"},
       {"staff", "Staff on duty"},
       {"policy", "The gate policy (recognizer::Policy), the same engine the real core runs"},
+      {"devices", "Emulated hardware of every lane (`gatetwin devices`; see docs/devices.md)"},
+      {"faults", "Device faults in simulated time (a list; see docs/devices.md)"},
       {"expect", "Expectations checked after the run (a violation makes `gatetwin run` exit 1)"},
   };
   return s;

@@ -92,22 +92,28 @@ class FfprobeReadsEveryStream(unittest.TestCase):
 
 class TsharkDissectsEveryProtocol(unittest.TestCase):
     def test_rtsp_rtp_rtcp_and_http(self):
-        import tshark_capture
+        import tshark_capture as tc
         with Camera() as cam:
-            ports = [cam.port("rtsp"), cam.port("mjpeg")]
-            with tshark_capture.Capture(ports=ports, udp=True) as cap:
+            rtsp_port, http_port = cam.port("rtsp"), cam.port("mjpeg")
+            # RTP and RTCP over UDP use ports negotiated in SETUP: capture all loopback UDP; tshark's RTSP
+            # dissector reads the Transport header and decodes those ports as RTP/RTCP.
+            with tc.Capture(tc.ports_filter(tcp=[rtsp_port, http_port]) + " or udp") as cap:
                 ffprobe(cam.urls["rtsp"], "-rtsp_transport", "tcp", frames=20)
                 ffprobe(cam.urls["rtsp"], "-rtsp_transport", "udp", frames=20)
                 ffprobe(cam.urls["mjpeg"], frames=5)
             cam.stop()
-            # RTP over UDP goes to ports negotiated in SETUP: tshark follows RTSP's Transport header (rtp.heur off).
-            counts = tshark_capture.dissect(cap.path, decode_as=[f"tcp.port=={ports[0]},rtsp",
-                                                                 f"tcp.port=={ports[1]},http"],
-                                            protocols=["rtsp", "rtp", "jpeg", "rtcp", "http", "mime_multipart"])
-        print(counts)
-        for proto in ["rtsp", "rtp", "jpeg", "rtcp", "http", "mime_multipart"]:
-            self.assertGreater(counts[proto], 0, proto)
-        self.assertEqual(counts["malformed"], 0)
+        decode = tc.decode_as("rtsp", tcp=[rtsp_port]) + tc.decode_as("http", tcp=[http_port])
+        results = {proto: cap.dissect(proto, decode) for proto in
+                   ["rtsp", "rtp", "jpeg", "rtcp", "http", "mime_multipart"]}
+        for proto, d in results.items():
+            print(f"{proto}: {d.protocol_packets} of {d.packets} packets, malformed {d.malformed}")
+            self.assertGreater(d.protocol_packets, 0, proto)
+        any_result = next(iter(results.values()))
+        self.assertEqual(any_result.malformed, 0, any_result.malformed_frames[:5])
+        # Both transports carried RTP/JPEG: interleaved in the RTSP connection and in UDP datagrams.
+        self.assertGreater(cap.count("rtp && tcp", decode), 0)
+        self.assertGreater(cap.count("rtp && udp", decode), 0)
+        self.assertGreater(cap.count("rtcp.pt == 200", decode), 0)  # sender reports
 
 
 if __name__ == "__main__":

@@ -30,18 +30,20 @@ class ManualClock final : public Clock {
   std::atomic<std::int64_t> us_;
 };
 
-// Wall time since construction (steady, never jumps), scaled by `speed` (1 = real time).
+// `origin` plus the wall time since construction (steady, never jumps) scaled by `speed` (1 = real time).
 class SteadyClock final : public Clock {
  public:
-  explicit SteadyClock(double speed = 1.0) : start_(std::chrono::steady_clock::now()), speed_(speed) {}
+  explicit SteadyClock(double speed = 1.0, Micros origin = Micros{0})
+      : start_(std::chrono::steady_clock::now()), speed_(speed), origin_(origin) {}
   Micros now() const override {
     const auto wall = std::chrono::duration_cast<Micros>(std::chrono::steady_clock::now() - start_);
-    return Micros{static_cast<std::int64_t>(static_cast<double>(wall.count()) * speed_)};
+    return origin_ + Micros{static_cast<std::int64_t>(static_cast<double>(wall.count()) * speed_)};
   }
 
  private:
   std::chrono::steady_clock::time_point start_;
   double speed_;
+  Micros origin_;
 };
 
 }  // namespace gatetwin::devices

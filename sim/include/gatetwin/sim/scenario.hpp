@@ -145,6 +145,35 @@ struct StaffSpec {
   double permit_check_accuracy = 0.98;  // staff decide correctly (entry permit, ID) with this probability
 };
 
+// The emulated hardware of every lane (`gatetwin devices`, fidelity hil): where it listens and how it behaves.
+struct DevicesSpec {
+  std::string address = "127.0.0.1";
+  int base_port = 0;              // 0: free ports; N: lane k of gate g listens on N + 10*(lane index) + 0..4
+  double camera_fps = 15.0;
+  int camera_jpeg_quality = 90;
+  int camera_width = 640, camera_height = 480;
+  bool camera_auth = false;        // HTTP Digest on RTSP and HTTP (real cameras ship with it on)
+  std::string camera_user = "admin";
+  std::string camera_password = "gatetwin";
+  double thermal_warmup_s = 600.0;   // after power-on: larger error and the warming-up status bit
+  double thermal_drift_c_per_h = 0.0;
+  double relay_pulse_s = 3.0;        // how long the lock stays open after a pulse
+  double relay_held_open_s = 30.0;   // door open longer than this raises the held-open alarm
+};
+
+// A fault of one device of one lane, in simulated time (devices::FaultPlan; docs/devices.md).
+struct DeviceFaultSpec {
+  std::string gate;              // "" = the first gate
+  int lane = 1;                  // 1-based
+  std::string device = "camera"; // camera | thermal | relay | reader
+  std::string mode = "off";      // off | stuck | garbage | slow | delayed | intermittent | drift
+  SimTime start = hours(7);
+  double duration_s = 0.0;       // 0: until the end of the run
+  double value = 0.0;            // stuck °C / coil, garbage exception code, slow factor, loss probability, drift °C/h
+  double delay_s = 0.0;          // delayed (and slow Modbus replies): added latency
+  double jitter_s = 0.0;         // delayed: plus a uniform draw in [0, jitter)
+};
+
 struct Expectations {
   std::optional<double> far_max, frr_max, fta_max, p95_wait_s_max, mean_wait_s_max, max_wait_s_max,
       throughput_min, fever_sensitivity_min, fever_false_alarm_max, unauthorised_entries_max,
@@ -170,6 +199,8 @@ struct Scenario {
   CardSpec card;
   StaffSpec staff;
   recognizer::Policy policy;
+  DevicesSpec devices;
+  std::vector<DeviceFaultSpec> faults;
   Expectations expect;
 };
 

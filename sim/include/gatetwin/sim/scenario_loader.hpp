@@ -37,4 +37,7 @@ std::string to_yaml(const Scenario& scenario);
 // docs/scenarios.md's reference section, generated from the schema.
 std::string schema_markdown();
 
+// "hh:mm" or "hh:mm:ss" (00:00 to 24:00) as a simulated time of day; nullopt for anything else.
+std::optional<SimTime> parse_time_of_day(const std::string& text);
+
 }  // namespace gatetwin::sim
