@@ -1,7 +1,8 @@
 # Tests of the card reader emulator (issue 5): the Wiegand TCP codec and the card sources (unit), and the
 # reader on loopback against plain socket hosts, with faults (integration).
 
-gatetwin_test(card_reader_tests LABEL unit SOURCES devices/wiegand_tcp_test.cpp devices/card_source_test.cpp
+gatetwin_test(card_reader_tests LABEL unit
+  SOURCES devices/wiegand_tcp_test.cpp devices/wiegand_published_test.cpp devices/card_source_test.cpp
   LIBS gatetwin::devices)
 gatetwin_test(card_reader_peer_tests LABEL integration SOURCES devices/card_reader_server_test.cpp
   LIBS gatetwin::devices)
