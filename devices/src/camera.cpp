@@ -185,8 +185,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
     out_.push_back(std::move(b));
     if (!writing_) write_next();
   }
+  // Answer, then close: nothing more is read from this client.
   void close_after_write() {
     close_when_drained_ = true;
+    reading_stopped_ = true;
     if (!writing_) close();
   }
   void touch() { last_activity_ = std::chrono::steady_clock::now(); }
@@ -197,13 +199,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
  private:
   void read() {
-    if (closed_) return;
+    if (closed_ || reading_stopped_) return;
     const std::size_t old = buffer_.size();
     buffer_.resize(old + 4096);
     socket_.async_read_some(asio::buffer(buffer_.data() + old, 4096),
                             [self = shared_from_this(), old](const boost::system::error_code& ec, std::size_t n) {
                               self->buffer_.resize(old + (ec ? 0 : n));
                               if (ec || self->closed_) return self->close();
+                              if (self->reading_stopped_) return;
                               self->on_bytes();
                               if (self->buffer_.size() > kMaxReadBuffer) {
                                 ++self->camera_->counters_.protocol_errors;
@@ -245,7 +248,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   asio::steady_timer timer_;
   std::deque<SharedBytes> out_;
   std::size_t queued_ = 0;
-  bool writing_ = false, closed_ = false, close_when_drained_ = false;
+  bool writing_ = false, closed_ = false, close_when_drained_ = false, reading_stopped_ = false;
   SteadyTime last_activity_;
 };
 

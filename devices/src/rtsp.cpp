@@ -1,6 +1,7 @@
 #include "gatetwin/devices/rtsp.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cstring>
 
@@ -106,8 +107,14 @@ Decoded decode_message(std::span<const std::uint8_t> bytes, bool allow_interleav
   if (r.method.empty() || !std::all_of(r.method.begin(), r.method.end(), is_token_char))
     return fail("request line: method is not a token");
   if (r.uri.empty() || r.uri.find(' ') != std::string::npos) return fail("request line: bad URI");
-  if (r.version != "RTSP/1.0" && r.version != "HTTP/1.1" && r.version != "HTTP/1.0")
-    return fail("request line: version '" + r.version.substr(0, 16) + "' is not RTSP/1.0 or HTTP/1.x");
+  // Any RTSP/d.d or HTTP/d.d is well-formed: the session answers 505 to a version it does not speak.
+  const auto versioned = [&](std::string_view proto) {
+    const std::string_view v = r.version;
+    return v.size() == proto.size() + 3 && v.substr(0, proto.size()) == proto && std::isdigit(static_cast<unsigned char>(v[proto.size()])) &&
+           v[proto.size() + 1] == '.' && std::isdigit(static_cast<unsigned char>(v[proto.size() + 2]));
+  };
+  if (!versioned("RTSP/") && !versioned("HTTP/"))
+    return fail("request line: version '" + r.version.substr(0, 16) + "' is not RTSP/d.d or HTTP/d.d");
   while (!head.empty()) {
     const std::string_view line = next_line();
     if (line.empty()) break;

@@ -7,7 +7,14 @@
 #include <cstdlib>
 #include <thread>
 
+#include <sys/socket.h>
+#include <sys/time.h>
+
 #include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/streambuf.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/asio/io_context.hpp>
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
@@ -172,4 +179,83 @@ TEST(CameraPeer, IntermittentDropsFramesTheClientNeverSees) {
   }
   EXPECT_GT(gaps, 0);
   EXPECT_GT(s.camera.counters().frames_dropped, 0u);
+}
+
+namespace {
+
+// A raw TCP connection whose reads give up after 5 s, and a helper that reads until the server closes.
+asio::ip::tcp::socket raw(asio::io_context& io, std::uint16_t port) {
+  asio::ip::tcp::socket s(io);
+  s.connect({asio::ip::make_address("127.0.0.1"), port});
+  const timeval limit{5, 0};
+  ::setsockopt(s.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
+  return s;
+}
+std::string read_until_closed(asio::ip::tcp::socket& s) {
+  std::string all;
+  char buf[4096];
+  while (true) {
+    boost::system::error_code ec;
+    const auto n = s.read_some(asio::buffer(buf), ec);
+    all.append(buf, n);
+    if (ec) return ec == asio::error::eof ? all : all + "\n<error: " + ec.message() + ">";
+  }
+}
+
+}  // namespace
+
+TEST(CameraPeer, GarbageGets400AndTheConnectionCloses) {
+  Served s;
+  asio::io_context io;
+  auto c = raw(io, s.camera.rtsp_port());
+  asio::write(c, asio::buffer(std::string("\x16\x03\x01\x02\x00 hello", 11)));
+  const auto reply = read_until_closed(c);
+  EXPECT_EQ(reply.rfind("RTSP/1.0 400 Bad Request\r\n", 0), 0u) << reply;
+  // The camera goes on serving others.
+  expect_faithful(read_frames(s, s.camera.rtsp_url(), "rtsp_transport;tcp", 3), 3);
+  EXPECT_EQ(s.camera.counters().protocol_errors, 1u);
+  // HTTP too: a bad request line is answered 400 and closed.
+  auto h = raw(io, s.camera.http_port());
+  asio::write(h, asio::buffer(std::string("GET\r\n\r\n")));
+  EXPECT_EQ(read_until_closed(h).rfind("HTTP/1.0 400 Bad Request\r\n", 0), 0u);
+}
+
+TEST(CameraPeer, AnIdleSessionEndsAtItsTimeout) {
+  gd::CameraOptions o;
+  o.session_timeout = std::chrono::seconds(1);
+  Served s(o);
+  asio::io_context io;
+  auto c = raw(io, s.camera.rtsp_port());
+  const std::string url = s.camera.rtsp_url();
+  asio::write(c, asio::buffer("SETUP " + url + "/track1 RTSP/1.0\r\nCSeq: 1\r\nTransport: RTP/AVP/TCP;unicast;interleaved=0-1\r\n\r\n"));
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto all = read_until_closed(c);  // nothing more is sent: no PLAY, no keep-alive
+  const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_NE(all.find("Session: "), std::string::npos) << all;
+  EXPECT_NE(all.find(";timeout=1"), std::string::npos) << all;
+  EXPECT_EQ(all.find("<error"), std::string::npos) << all;  // closed by the server, not our 5 s limit
+  EXPECT_GE(waited, 0.9);
+  EXPECT_EQ(s.camera.counters().timeouts, 1u);
+}
+
+TEST(CameraPeer, RtspStatusCodesForMisuse) {
+  Served s;
+  asio::io_context io;
+  auto c = raw(io, s.camera.rtsp_port());
+  const std::string url = s.camera.rtsp_url();
+  const auto ask = [&](const std::string& request) {
+    asio::write(c, asio::buffer(request));
+    asio::streambuf in;
+    const auto n = asio::read_until(c, in, "\r\n\r\n");
+    std::string head(asio::buffers_begin(in.data()), asio::buffers_begin(in.data()) + static_cast<std::ptrdiff_t>(n));
+    return head.substr(0, head.find("\r\n"));
+  };
+  EXPECT_EQ(ask("PLAY " + url + " RTSP/1.0\r\nCSeq: 1\r\n\r\n"), "RTSP/1.0 454 Session Not Found");
+  EXPECT_EQ(ask("DESCRIBE rtsp://127.0.0.1/elsewhere RTSP/1.0\r\nCSeq: 2\r\n\r\n"), "RTSP/1.0 404 Not Found");
+  EXPECT_EQ(ask("SETUP " + url + "/track1 RTSP/1.0\r\nCSeq: 3\r\nTransport: RTP/AVP;multicast\r\n\r\n"),
+            "RTSP/1.0 461 Unsupported Transport");
+  EXPECT_EQ(ask("RECORD " + url + " RTSP/1.0\r\nCSeq: 4\r\n\r\n"), "RTSP/1.0 405 Method Not Allowed");
+  EXPECT_EQ(ask("OPTIONS * RTSP/2.0\r\nCSeq: 5\r\n\r\n"), "RTSP/1.0 505 RTSP Version Not Supported");
+  EXPECT_EQ(ask("OPTIONS * RTSP/1.0\r\n\r\n"), "RTSP/1.0 400 Bad Request");  // no CSeq
+  EXPECT_EQ(ask("GET_PARAMETER " + url + " RTSP/1.0\r\nCSeq: 6\r\n\r\n"), "RTSP/1.0 200 OK");
 }

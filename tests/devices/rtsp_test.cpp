@@ -102,7 +102,7 @@ TEST(RtspCodec, ErrorsNameTheField) {
     EXPECT_EQ(d.status, rtsp::Status::error) << text;
     return d.error;
   };
-  EXPECT_NE(error("PLAY rtsp://x/y RTSP/2.0\r\nCSeq: 1\r\n\r\n").find("version"), std::string::npos);
+  EXPECT_NE(error("PLAY rtsp://x/y RTSQ/1.0\r\nCSeq: 1\r\n\r\n").find("version"), std::string::npos);
   EXPECT_NE(error("PLAY\r\n\r\n").find("request line"), std::string::npos);
   EXPECT_NE(error("PLAY rtsp://x/y RTSP/1.0\r\nno colon here\r\n\r\n").find("header"), std::string::npos);
   EXPECT_NE(error("PLAY rtsp://x/y RTSP/1.0\r\nContent-Length: 99999999\r\n\r\n").find("Content-Length"),
