@@ -96,3 +96,32 @@ write("wiegand_tcp", "broken_crc", w26[:-1] + bytes([w26[-1] ^ 1]))
 write("wiegand_tcp", "broken_padding", message(1, 1, 1, 0, card(W26)[:-1] + b"\xC1"))
 write("wiegand_tcp", "broken_length", w26[:18] + b"\xff\xff")
 write("wiegand_tcp", "partial_header", w26[:12])
+
+
+# --- RTSP/HTTP requests (the camera's codec): RFC 2326 examples, what FFmpeg and VLC send, HTTP GETs -------
+RTSP_URL = "rtsp://127.0.0.1:8554/north-1"
+write("rtsp", "rfc2326_options", b"OPTIONS * RTSP/1.0\r\nCSeq: 1\r\nRequire: implicit-play\r\n"
+      b"Proxy-Require: gzipped-messages\r\n\r\n")
+write("rtsp", "rfc2326_setup_alternatives", b"SETUP rtsp://example.com/foo/bar/baz.rm RTSP/1.0\r\nCSeq: 302\r\n"
+      b"Transport: RTP/AVP;multicast;ttl=127;mode=\"PLAY\",\r\n    RTP/AVP;unicast;client_port=3456-3457;mode=\"PLAY\"\r\n\r\n")
+write("rtsp", "rfc2326_announce_body", b"ANNOUNCE rtsp://server.example.com/fizzle/foo RTSP/1.0\r\nCSeq: 312\r\n"
+      b"Session: 47112344\r\nContent-Type: application/sdp\r\nContent-Length: 25\r\n\r\nv=0\r\no=mhandley 2890844\r\n")
+write("rtsp", "ffmpeg_describe", f"DESCRIBE {RTSP_URL} RTSP/1.0\r\nAccept: application/sdp\r\nCSeq: 2\r\n"
+      "User-Agent: Lavf59.27.100\r\n\r\n".encode())
+write("rtsp", "ffmpeg_setup_tcp", f"SETUP {RTSP_URL}/track1 RTSP/1.0\r\nTransport: RTP/AVP/TCP;unicast;interleaved=0-1\r\n"
+      "CSeq: 3\r\nUser-Agent: Lavf59.27.100\r\n\r\n".encode())
+write("rtsp", "ffmpeg_setup_udp", f"SETUP {RTSP_URL}/track1 RTSP/1.0\r\nTransport: RTP/AVP/UDP;unicast;client_port=5000-5001\r\n"
+      "CSeq: 3\r\n\r\n".encode())
+write("rtsp", "ffmpeg_play_digest", (f"PLAY {RTSP_URL}/ RTSP/1.0\r\nRange: npt=0.000-\r\nCSeq: 5\r\nSession: 0123456789abcdef\r\n"
+      "Authorization: Digest username=\"admin\", realm=\"GateTwin camera\", nonce=\"5ccc069c403ebaf9f0171e9517f40e41\", "
+      f"uri=\"{RTSP_URL}/\", response=\"6629fae49393a05397450978507c4ef1\"\r\n\r\n").encode())
+rtcp_rr = bytes([0x81, 201, 0, 7]) + bytes(28)
+write("rtsp", "interleaved_rtcp_then_keepalive", b"$\x01" + struct.pack(">H", len(rtcp_rr)) + rtcp_rr +
+      f"GET_PARAMETER {RTSP_URL}/ RTSP/1.0\r\nCSeq: 6\r\nSession: 0123456789abcdef\r\n\r\n".encode())
+write("rtsp", "http_get_mjpeg", b"GET /north-1.mjpg HTTP/1.1\r\nUser-Agent: Lavf/59.27.100\r\nAccept: */*\r\n"
+      b"Range: bytes=0-\r\nConnection: close\r\nHost: 127.0.0.1:8555\r\nIcy-MetaData: 1\r\n\r\n")
+write("rtsp", "http_get_qop_auth", b"GET /north-1.jpg HTTP/1.1\r\nHost: x\r\nAuthorization: Digest username=\"Mufasa\", "
+      b"realm=\"testrealm@host.com\", nonce=\"dcd98b7102dd2f0e8b11d0f600bfb0c093\", uri=\"/dir/index.html\", qop=auth, "
+      b"nc=00000001, cnonce=\"0a4f113b\", response=\"6629fae49393a05397450978507c4ef1\"\r\n\r\n")
+write("rtsp", "broken_content_length", b"PLAY rtsp://x/y RTSP/1.0\r\nCSeq: 1\r\nContent-Length: 99999999\r\n\r\n")
+write("rtsp", "broken_folded_first_line", b"OPTIONS * RTSP/1.0\r\n  folded\r\nCSeq: 1\r\n\r\n")
