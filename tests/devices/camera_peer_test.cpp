@@ -259,3 +259,57 @@ TEST(CameraPeer, RtspStatusCodesForMisuse) {
   EXPECT_EQ(ask("OPTIONS * RTSP/1.0\r\n\r\n"), "RTSP/1.0 400 Bad Request");  // no CSeq
   EXPECT_EQ(ask("GET_PARAMETER " + url + " RTSP/1.0\r\nCSeq: 6\r\n\r\n"), "RTSP/1.0 200 OK");
 }
+
+TEST(CameraPeer, SlowHalvesTheFrameRate) {
+  gd::CameraOptions o;
+  o.faults = gd::FaultPlan({{gd::FaultMode::slow, gd::Micros{0}, gd::Micros{3'600'000'000}, 0.5}}, 1);
+  Served s(o);
+  const auto r = read_frames(s, s.camera.rtsp_url(), "rtsp_transport;tcp", 10);
+  ASSERT_EQ(r.identified, 10);
+  for (auto c : r.counters) EXPECT_EQ(c % 2, 0u) << c;  // every odd frame is not sent
+  const auto c = s.camera.counters();
+  EXPECT_NEAR(static_cast<double>(c.frames_dropped), static_cast<double>(c.frames) / 2.0, 1.0);
+}
+
+TEST(CameraPeer, DelayedFramesArriveLate) {
+  gd::CameraOptions o;
+  o.faults = gd::FaultPlan({{gd::FaultMode::delayed, gd::Micros{0}, gd::Micros{3'600'000'000}, 0, gd::Micros{400'000},
+                             gd::Micros{100'000}}},
+                           1);
+  Served s(o);
+  ::setenv("OPENCV_FFMPEG_CAPTURE_OPTIONS", "rtsp_transport;tcp", 1);
+  cv::VideoCapture cap(s.camera.rtsp_url(), cv::CAP_FFMPEG);
+  ASSERT_TRUE(cap.isOpened());
+  cv::Mat img;
+  double least = 1e9;
+  for (int i = 0; i < 8 && cap.read(img); ++i) {
+    const auto seen = s.clock.now();
+    const auto counter = gd::TestPattern::read_counter(img);
+    ASSERT_TRUE(counter.has_value());
+    const auto sent = s.camera.recent(*counter);
+    ASSERT_TRUE(sent);
+    least = std::min(least, std::chrono::duration<double>(seen - sent->time).count());
+  }
+  EXPECT_GE(least, 0.4);  // every frame spent at least the fault's delay on the link
+}
+
+TEST(CameraPeer, GarbageCorruptsThePicture) {
+  gd::CameraOptions o;
+  o.faults = gd::FaultPlan({{gd::FaultMode::garbage, gd::Micros{0}, gd::Micros{3'600'000'000}}}, 1);
+  Served s(o);
+  // The decoder gets broken JPEGs: what it makes of them is far from the source (or unreadable).
+  ::setenv("OPENCV_FFMPEG_CAPTURE_OPTIONS", "rtsp_transport;tcp", 1);
+  cv::VideoCapture cap(s.camera.rtsp_url(), cv::CAP_FFMPEG, {cv::CAP_PROP_OPEN_TIMEOUT_MSEC, 10000,
+                                                            cv::CAP_PROP_READ_TIMEOUT_MSEC, 10000});
+  int damaged = 0, frames = 0;
+  cv::Mat img;
+  for (int i = 0; i < 6 && cap.isOpened() && cap.read(img); ++i) {
+    ++frames;
+    const auto counter = gd::TestPattern::read_counter(img);
+    const auto sent = counter ? s.camera.recent(*counter) : nullptr;
+    if (!sent || psnr_y(img, sent->raw) < 30.0) ++damaged;
+  }
+  std::printf("garbage: %d frames decoded, %d damaged\n", frames, damaged);
+  EXPECT_GT(frames, 0);  // FFmpeg decodes what it can: the stream goes on
+  EXPECT_EQ(damaged, frames);
+}
