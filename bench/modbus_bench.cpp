@@ -40,7 +40,7 @@ void run_client(benchmark::State& state, std::uint16_t port) {
 }
 
 void BM_Emulator(benchmark::State& state) {
-  boost::asio::io_context io;
+  boost::asio::io_context io{1};  // one thread runs it, as in the device rig
   mb::RegisterBank bank(16, 16, 64, 16);
   mb::Server server(io, bank);
   std::thread t([&] { io.run(); });

@@ -111,14 +111,20 @@ class Server::Session : public std::enable_shared_from_this<Session> {
   void read() {
     // The buffer never holds more than one largest frame plus one read's worth: a frame is answered (and
     // dropped) as soon as it is complete, and a partial one cannot outgrow kMaxAduBytes.
-    const std::size_t have = pending_.size();
-    pending_.resize(have + kMaxAduBytes);
-    socket_.async_read_some(asio::buffer(pending_.data() + have, kMaxAduBytes),
-                            [self = shared_from_this(), have](const boost::system::error_code& ec, std::size_t n) {
-                              self->pending_.resize(have + n);
-                              if (ec) return self->close();
-                              self->on_bytes();
-                            });
+    // Wait for readability, then read without blocking (as libmodbus does with select + recv). An
+    // async_read_some would first try a recv that, in a request-reply exchange, always finds nothing yet:
+    // one wasted system call per request.
+    socket_.async_wait(tcp::socket::wait_read, [self = shared_from_this()](const boost::system::error_code& ec) {
+      if (ec) return self->close();
+      const std::size_t have = self->pending_.size();
+      self->pending_.resize(have + kMaxAduBytes);
+      boost::system::error_code rc;
+      const std::size_t n = self->socket_.read_some(asio::buffer(self->pending_.data() + have, kMaxAduBytes), rc);
+      self->pending_.resize(have + (rc ? 0 : n));
+      if (rc == asio::error::would_block) return self->read();
+      if (rc) return self->close();
+      self->on_bytes();
+    });
   }
 
   void on_bytes() { serve({}); }

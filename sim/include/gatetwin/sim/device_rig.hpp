@@ -67,7 +67,7 @@ class DeviceRig {
   std::vector<std::string> describe() const;
 
  private:
-  boost::asio::io_context io_;
+  boost::asio::io_context io_{1};  // one thread runs every device
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
   std::vector<LaneDevices> lanes_;
   std::thread thread_;
