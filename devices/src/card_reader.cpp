@@ -23,13 +23,7 @@ using SharedBytes = std::shared_ptr<const Bytes>;  // one encoded message, share
 
 namespace {
 
-// SplitMix64's finaliser (as in fault.cpp): neighbouring draw numbers give independent values.
-std::uint64_t mix(std::uint64_t x) {
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
-}
+std::uint64_t mix(std::uint64_t x) { return splitmix64(x); }  // fault.hpp
 
 std::string describe(const wiegand::Credential& c) {
   return std::string(c.format == wiegand::Format::W34 ? "W34" : "W26") + " facility " + std::to_string(c.facility) +

@@ -271,10 +271,7 @@ mb::Reply DoorRelay::reply(const mb::Request& q) {
     std::lock_guard lock(mutex_);
     event = requests_++;
   }
-  if (auto f = mb::fault_reply(faults_, t, event, q)) return std::move(*f);
-  mb::Reply r = Handler::reply(q);
-  r.delay = std::chrono::duration_cast<std::chrono::microseconds>(faults_.latency(t, event));
-  return r;
+  return mb::reply_under_faults(*this, faults_, t, event, q);
 }
 
 std::string_view to_string(DoorState s) {

@@ -7,13 +7,7 @@ namespace gatetwin::devices {
 
 namespace {
 
-// SplitMix64's finaliser: a good 64-bit mix, so neighbouring event numbers draw independent values.
-std::uint64_t mix(std::uint64_t x) {
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
-}
+std::uint64_t mix(std::uint64_t x) { return splitmix64(x); }
 
 constexpr std::array<std::pair<FaultMode, std::string_view>, 7> kNames{{
     {FaultMode::off, "off"},
@@ -26,6 +20,13 @@ constexpr std::array<std::pair<FaultMode, std::string_view>, 7> kNames{{
 }};
 
 }  // namespace
+
+std::uint64_t splitmix64(std::uint64_t x) {
+  x += 0x9E3779B97F4A7C15ull;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+  return x ^ (x >> 31);
+}
 
 std::optional<Fault> FaultPlan::active(Micros t, FaultMode mode) const {
   for (auto it = faults_.rbegin(); it != faults_.rend(); ++it)

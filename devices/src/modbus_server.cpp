@@ -60,15 +60,16 @@ Reply Handler::reply(const Request& q) {
   return {handle(q), {}};
 }
 
-std::optional<Reply> fault_reply(const FaultPlan& plan, Micros t, std::uint64_t event, const Request& q) {
-  if (plan.empty()) return std::nullopt;
+Reply reply_under_faults(Handler& device, const FaultPlan& plan, Micros t, std::uint64_t event, const Request& q) {
+  const auto held = std::chrono::duration_cast<std::chrono::microseconds>(plan.latency(t, event));
   if (plan.is(t, FaultMode::off) || plan.drops(t, event)) return Reply{};
   if (const auto g = plan.active(t, FaultMode::garbage)) {
     const auto code = g->value >= 1.0 && g->value <= 255.0 ? static_cast<std::uint8_t>(g->value) : std::uint8_t{0x04};
-    return Reply{exception_response(q, static_cast<Exception>(code)),
-                 std::chrono::duration_cast<std::chrono::microseconds>(plan.latency(t, event))};
+    return Reply{exception_response(q, static_cast<Exception>(code)), held};
   }
-  return std::nullopt;
+  Reply r = device.Handler::reply(q);
+  r.delay = held;
+  return r;
 }
 
 // One connection: read what arrives into a bounded buffer, answer every complete frame in order, close on a

@@ -14,13 +14,8 @@ constexpr double kKelvin = 273.15;
 constexpr double kReferenceAmbientC = 25.0;  // the temperature the ambient effect is specified against
 constexpr double kMicrosPerHour = 3.6e9;
 
-// SplitMix64's finaliser (as fault.cpp): neighbouring measurement numbers draw independent values.
-std::uint64_t mix(std::uint64_t x) {
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
-}
+// Neighbouring measurement numbers draw independent values (fault.hpp).
+std::uint64_t mix(std::uint64_t x) { return splitmix64(x); }
 
 // A uniform draw in (0, 1] for (seed, number, stream): never 0, so its logarithm is finite.
 double uniform(std::uint64_t seed, std::uint64_t number, std::uint64_t stream) {
@@ -207,10 +202,7 @@ mb::Reply ThermalSensor::reply(const mb::Request& q) {
     std::lock_guard lock(mutex_);
     event = requests_++;
   }
-  if (auto f = mb::fault_reply(faults_, t, event, q)) return std::move(*f);
-  mb::Reply r = Handler::reply(q);
-  r.delay = std::chrono::duration_cast<std::chrono::microseconds>(faults_.latency(t, event));
-  return r;
+  return mb::reply_under_faults(*this, faults_, t, event, q);
 }
 
 std::optional<ThermalMeasurement> ThermalSensor::last_measurement() const {

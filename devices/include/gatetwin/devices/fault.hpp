@@ -64,6 +64,10 @@ class FaultPlan {
   std::uint64_t seed_ = 0;
 };
 
+// SplitMix64's finaliser: a good 64-bit mix, so neighbouring event numbers draw independent values. The
+// devices' seeded draws are built on it.
+std::uint64_t splitmix64(std::uint64_t x);
+
 std::string_view to_string(FaultMode mode);
 std::optional<FaultMode> parse_fault_mode(std::string_view text);
 

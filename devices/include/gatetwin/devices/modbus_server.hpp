@@ -38,17 +38,18 @@ class Handler {
   virtual Response handle(const Request& request) = 0;
   // Called on the server's io_context thread for every well-framed request, `malformed` ones included.
   // The default answers at once: a malformed request with its exception, any other with handle(). Devices
-  // with fault injection override it (see fault_reply below).
+  // with fault injection override it (see reply_under_faults below).
   virtual Reply reply(const Request& request);
 };
 
-// The fault part of a device's reply to request number `event` at simulated time `t`, shared by the
-// Modbus devices: nullopt when the request is to be served normally (then the device adds
-// `plan.latency(t, event)` as the delay); otherwise the reply the faults decide:
+// A Modbus device's reply to request number `event` at simulated time `t` under its fault plan, shared by
+// the Modbus devices' reply() overrides:
 //   off          -> no reply
 //   intermittent -> no reply for the requests the plan draws as lost
 //   garbage      -> the exception whose code is the fault's `value` (0x04 server device failure if 0)
-std::optional<Reply> fault_reply(const FaultPlan& plan, Micros t, std::uint64_t event, const Request& request);
+//   otherwise    -> the device's own answer (Handler::reply), held for `plan.latency(t, event)`
+//                   (delayed: delay + jitter; slow: delay)
+Reply reply_under_faults(Handler& device, const FaultPlan& plan, Micros t, std::uint64_t event, const Request& request);
 
 // A plain register bank: coils, discrete inputs, holding and input registers of fixed sizes, from address
 // 0. Reads and writes out of range get exception 0x02 (illegal data address), functions other than
