@@ -268,7 +268,9 @@ TEST(CameraPeer, SlowHalvesTheFrameRate) {
   ASSERT_EQ(r.identified, 10);
   for (auto c : r.counters) EXPECT_EQ(c % 2, 0u) << c;  // every odd frame is not sent
   const auto c = s.camera.counters();
-  EXPECT_NEAR(static_cast<double>(c.frames_dropped), static_cast<double>(c.frames) / 2.0, 1.0);
+  // Half the frames produced are dropped (slots the ticker missed on a loaded machine produce nothing).
+  const double produced = static_cast<double>(c.frames - c.deadline_misses);
+  EXPECT_NEAR(static_cast<double>(c.frames_dropped), produced / 2.0, 2.0);
 }
 
 TEST(CameraPeer, DelayedFramesArriveLate) {
