@@ -766,10 +766,9 @@ void Camera::Impl::fan_out(const std::shared_ptr<Prepared>& p) {
 Camera::Camera(asio::io_context& io, FrameSource& source, const Clock& clock, CameraOptions options)
     : impl_(std::make_shared<Impl>(io, source, clock, std::move(options))) {}
 
-Camera::~Camera() {
-  // The io_context may already be stopped; stopping directly is safe then, and harmless otherwise only
-  // from its thread, so the owner stops the camera (or the io_context) before destroying it.
-}
+// Handlers still queued on the io_context share the implementation, so destroying the Camera first is safe;
+// the source and clock they use must live until stop() has run or the io_context has stopped (camera.hpp).
+Camera::~Camera() = default;
 
 std::uint16_t Camera::rtsp_port() const { return impl_->rtsp_port_; }
 std::uint16_t Camera::http_port() const { return impl_->http_port_; }

@@ -9,7 +9,8 @@
 // keeps simulated time in step with wall time).
 //
 // Threading: a Camera and its connections run on one io_context driven by ONE thread; several cameras
-// may share it. FrameSource::frame is called on that thread.
+// may share it. FrameSource::frame is called on that thread. The source and the clock must outlive the
+// camera's work: until stop() has run on that thread, or the io_context has stopped.
 #include <chrono>
 #include <cstdint>
 #include <deque>
