@@ -106,6 +106,8 @@ class Camera::Impl : public std::enable_shared_from_this<Camera::Impl> {
   asio::steady_timer ticker_;
   std::uint16_t rtsp_port_ = 0, http_port_ = 0;
   std::uint32_t ssrc_ = 0, rtp_base_ = 0;
+  std::uint32_t last_timestamp_ = 0;  // of the last frame produced (timestamps only move forward)
+  bool have_timestamp_ = false;
   std::string nonce_;
   Micros unix_at_zero_{0};
   std::vector<std::weak_ptr<Connection>> connections_;
@@ -708,6 +710,13 @@ void Camera::Impl::produce(std::uint64_t index, SteadyTime slot) {
   frame->index = index;
   frame->time = t;
   frame->rtp_timestamp = rtp_base_ + static_cast<std::uint32_t>(static_cast<std::uint64_t>(t.count()) * 9 / 100);
+  // Clients need every frame's timestamp to be later than the one before (FFmpeg merges or drops frames
+  // that share one). When simulated time stands still or moves less than a tick between frames (a paused
+  // or slow simulation), the frame gets the previous timestamp plus one tick.
+  if (have_timestamp_ && static_cast<std::int32_t>(frame->rtp_timestamp - last_timestamp_) <= 0)
+    frame->rtp_timestamp = last_timestamp_ + 1;
+  last_timestamp_ = frame->rtp_timestamp;
+  have_timestamp_ = true;
   if (plan.is(t, FaultMode::stuck) && last_good_) {
     frame->jpeg = last_good_->jpeg;  // a stall: the picture freezes, the stream goes on
     frame->raw = last_good_->raw;

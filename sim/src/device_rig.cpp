@@ -80,7 +80,8 @@ std::string LaneDevices::relay_url() const {
 }
 std::string LaneDevices::reader_url() const { return "wiegand-tcp://" + address + ":" + std::to_string(reader->port()); }
 
-DeviceRig::DeviceRig(const Scenario& s, const dv::Clock& clock) : work_(boost::asio::make_work_guard(io_)) {
+DeviceRig::DeviceRig(const Scenario& s, const dv::Clock& clock, SourceFactory sources)
+    : work_(boost::asio::make_work_guard(io_)) {
   std::size_t index = 0;
   for (const auto& gate : s.gates) {
     for (int lane = 1; lane <= gate.lanes; ++lane, ++index) {
@@ -89,9 +90,15 @@ DeviceRig::DeviceRig(const Scenario& s, const dv::Clock& clock) : work_(boost::a
       d.gate = gate.name;
       d.lane = lane;
       d.address = s.devices.address;
-      d.frames = std::make_unique<dv::TestPattern>(cv::Size(s.devices.camera_width, s.devices.camera_height),
-                                                   "GateTwin gate " + gate.name + " lane " + std::to_string(lane));
-      d.temperature = std::make_unique<SyntheticVisitors>(s, name);
+      if (sources) {
+        auto given = sources(gate, lane);
+        d.frames = std::move(given.frames);
+        d.temperature = std::move(given.temperature);
+      } else {
+        d.frames = std::make_shared<dv::TestPattern>(cv::Size(s.devices.camera_width, s.devices.camera_height),
+                                                     "GateTwin gate " + gate.name + " lane " + std::to_string(lane));
+        d.temperature = std::make_shared<SyntheticVisitors>(s, name);
+      }
 
       dv::CameraOptions co;
       co.name = name;

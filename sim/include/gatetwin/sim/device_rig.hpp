@@ -12,6 +12,7 @@
 // 3 s every 10 s (skin temperature from the scenario's thermal model, seeded); HIL replaces them with the
 // resident at the lane.
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -32,8 +33,8 @@ namespace gatetwin::sim {
 struct LaneDevices {
   std::string gate;
   int lane = 1;  // 1-based within its gate
-  std::unique_ptr<devices::FrameSource> frames;
-  std::unique_ptr<devices::TemperatureSource> temperature;
+  std::shared_ptr<devices::FrameSource> frames;          // may be one object with temperature (LaneStage)
+  std::shared_ptr<devices::TemperatureSource> temperature;
   std::unique_ptr<devices::Camera> camera;
   std::unique_ptr<devices::ThermalSensor> thermal;
   std::unique_ptr<devices::modbus::Server> thermal_server;
@@ -51,11 +52,18 @@ struct LaneDevices {
 // derived from the scenario's seed and the device's name (so other devices' draws do not move).
 devices::FaultPlan fault_plan(const Scenario& s, const std::string& gate, int lane, const std::string& device);
 
+// A lane's physics. Without a factory a rig gets the standalone ones described above.
+struct LaneSources {
+  std::shared_ptr<devices::FrameSource> frames;
+  std::shared_ptr<devices::TemperatureSource> temperature;
+};
+using SourceFactory = std::function<LaneSources(const GateSpec& gate, int lane)>;
+
 class DeviceRig {
  public:
   // Builds and binds every lane's devices (ports from devices.base_port, or free ones). Throws
   // std::runtime_error naming the device and port when one cannot be bound.
-  DeviceRig(const Scenario& scenario, const devices::Clock& clock);
+  DeviceRig(const Scenario& scenario, const devices::Clock& clock, SourceFactory sources = {});
   ~DeviceRig();  // stops everything and joins the thread
   DeviceRig(const DeviceRig&) = delete;
   DeviceRig& operator=(const DeviceRig&) = delete;
