@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <tuple>
 
 #include <modbus/modbus.h>
 #include <opencv2/imgcodecs.hpp>
@@ -14,6 +15,7 @@
 #include "gatetwin/recognizer/gallery.hpp"
 #include "gatetwin/recognizer/vision/pipeline.hpp"
 #include "gatetwin/sim/device_rig.hpp"
+#include "gatetwin/sim/hil_lane.hpp"
 #include "gatetwin/sim/lane_stage.hpp"
 
 namespace gs = gatetwin::sim;
@@ -126,5 +128,79 @@ TEST(LaneStageHil, TheCoreRecognisesTheResidentThroughTheCameraStream) {
   modbus_free(m);
   EXPECT_NEAR(static_cast<std::int16_t>(regs[0]) / 100.0, actor.skin_c, 1.5);
   EXPECT_TRUE(regs[2] & 1u);  // status bit 0: a person in front, the reading is their skin
+  rig.stop();
+}
+
+namespace {
+
+// A Modbus client standing in for the gate's controller: energises the relay's coil 0, as gatectl does on
+// a grant.
+void energise(const std::string& relay_url) {
+  const auto port = std::stoi(relay_url.substr(relay_url.rfind(':') + 1));
+  modbus_t* m = modbus_new_tcp("127.0.0.1", port);
+  ASSERT_NE(m, nullptr);
+  modbus_set_slave(m, 1);
+  ASSERT_EQ(modbus_connect(m), 0);
+  EXPECT_EQ(modbus_write_bit(m, 0, 1), 1);
+  modbus_close(m);
+  modbus_free(m);
+}
+
+}  // namespace
+
+// The simulation's side of a HIL passage: it presents a resident, learns of the grant from the relay (not
+// from the controller's log), walks the resident through the door, and gets every relay event with its
+// simulated time; without a grant it times out.
+TEST(HilLane, LearnsTheGrantFromTheRelayAndWalksTheResidentThrough) {
+  const auto spec = lane_spec();
+  gs::Scenario scenario;
+  scenario.gates.push_back({"north", 1, gs::QueueMode::per_lane, 1, 1.0, gs::GateDirection::both, ""});
+  scenario.devices.relay_pulse_s = 3.0;
+  gd::ManualClock clock(gd::Micros{gs::hours(7)});
+  auto stage = std::make_shared<gs::LaneStage>(spec);
+  gs::DeviceRig rig(scenario, clock, [&](const gs::GateSpec&, int) { return gs::LaneSources{stage, stage}; });
+  gs::HilLane lane(*rig.lanes()[0].relay, *stage);
+  rig.start();
+
+  // Nobody grants: the wait ends at its limit.
+  lane.present(gs::hours(7), 1, {gs::scene::make_actor(spec, kResident, gs::scene::Role::subject)});
+  EXPECT_FALSE(lane.wait_for_open(std::chrono::milliseconds(200)).has_value());
+  lane.leave();
+
+  // A grant at 07:00:02.5 (simulated): the lane sees the relay energise at that time.
+  lane.present(gs::hours(7) + at(1.0), 2, {gs::scene::make_actor(spec, kResident + 1, gs::scene::Role::subject)});
+  clock.set(gd::Micros{gs::hours(7)} + at(2.5));
+  energise(rig.lanes()[0].relay_url());
+  const auto opened = lane.wait_for_open(std::chrono::milliseconds(5000));
+  ASSERT_TRUE(opened.has_value());
+  EXPECT_EQ(*opened, gs::hours(7) + at(2.5));
+  // The resident pushes the door at 07:00:03.0 and it closes behind them at 07:00:04.2; the pulse ends at
+  // 07:00:05.5 and the relay relocks.
+  clock.set(gd::Micros{gs::hours(7)} + at(3.0));
+  lane.door(true);
+  clock.set(gd::Micros{gs::hours(7)} + at(4.2));
+  lane.door(false);
+  clock.set(gd::Micros{gs::hours(7)} + at(6.0));
+  rig.lanes()[0].relay->advance();
+
+  using gd::DoorCause;
+  using gd::DoorState;
+  const auto events = lane.events();
+  ASSERT_EQ(events.size(), 4u);
+  const std::vector<std::tuple<DoorState, DoorState, DoorCause, double>> expected = {
+      {DoorState::locked, DoorState::unlocked, DoorCause::coil_on, 2.5},
+      {DoorState::unlocked, DoorState::open, DoorCause::door_opened, 3.0},
+      {DoorState::open, DoorState::closed, DoorCause::door_closed, 4.2},
+      {DoorState::closed, DoorState::locked, DoorCause::pulse_expired, 5.5},
+  };
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    const auto& [from, to, cause, t] = expected[i];
+    EXPECT_EQ(events[i].from, from) << i;
+    EXPECT_EQ(events[i].to, to) << i;
+    EXPECT_EQ(events[i].cause, cause) << i;
+    EXPECT_EQ(events[i].time, gd::Micros{gs::hours(7)} + at(t)) << i;
+    EXPECT_FALSE(events[i].alarms.forced_open || events[i].alarms.held_open) << i;
+  }
+  EXPECT_FALSE(stage->skin_temperature_c(gd::Micros{gs::hours(7)} + at(6.0)).has_value());  // the lane is empty
   rig.stop();
 }
