@@ -4,7 +4,10 @@
 //                                                                                one JSON line per image
 //   gatectl list     --db gallery.db
 //   gatectl remove   --db gallery.db --person 17
-// Exit codes: 0 done; 1 some input could not be used (reported per image); 2 usage, configuration or model error.
+//   gatectl run      --config gate.yaml      the field daemon: cameras, thermal sensors, relays, card readers
+//   gatectl status   --config gate.yaml      one JSON object from the running daemon (docs/gatectl.md)
+// Exit codes: 0 done; 1 some input could not be used (reported per image), or the daemon could not start /
+// does not answer; 2 usage, configuration or model error.
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -19,6 +22,7 @@
 #include <opencv2/imgcodecs.hpp>
 
 #include "gatetwin/recognizer/gallery_store.hpp"
+#include "daemon.hpp"
 #include "gatetwin/recognizer/vision/attempt.hpp"
 #include "policy_file.hpp"
 
@@ -332,6 +336,14 @@ int main(int argc, char** argv) {
   remove->add_option("--db", rm_db, "gallery database")->required()->check(CLI::ExistingFile);
   remove->add_option("--person", rm_person, "person id")->required();
 
+  auto* run = app.add_subcommand("run", "run the gate daemon: read the lanes' cameras, thermal sensors, card readers; "
+                                        "decide; open the relays; write access events (docs/gatectl.md)");
+  std::string run_config;
+  run->add_option("--config", run_config, "daemon configuration (YAML)")->required();
+  auto* status = app.add_subcommand("status", "print the running daemon's status (one JSON object)");
+  std::string status_config;
+  status->add_option("--config", status_config, "the daemon's configuration (YAML): where its status socket is")->required();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -343,6 +355,8 @@ int main(int argc, char** argv) {
     if (*identify) return cmd_identify(c, id_images, id_db, id_policy, skin, id_liveness, id_top, id_lane, id_all, card_holder,
                                      card_status);
     if (*enroll) return cmd_enroll(c, en_images, en_db, en_person, en_kind, en_partial);
+    if (*run) return gatetwin::gatectl::run_daemon(run_config, {c.manifest, c.models});
+    if (*status) return gatetwin::gatectl::query_status(status_config, c.pretty);
     const rv::Manifest m = open_manifest(c);
     if (*list) {
       gr::GalleryStore store(ls_db, m.embedder_id(), static_cast<std::size_t>(m.embedder.dim));

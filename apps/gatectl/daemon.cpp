@@ -1,0 +1,280 @@
+#include "daemon.hpp"
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <iostream>
+#include <memory>
+#include <thread>
+
+#include "daemon_lane.hpp"
+#include "gatetwin/recognizer/gallery_store.hpp"
+
+namespace gatetwin::gatectl {
+
+namespace fs = std::filesystem;
+namespace gr = gatetwin::recognizer;
+namespace rv = gatetwin::recognizer::vision;
+
+namespace {
+
+// Rights from the residents file (only the people it lists), or, without one, open rights for everyone
+// with a template in the gallery (a stand-alone terminal, as `gatectl identify` assumes).
+class DaemonRights : public gr::RightsDirectory {
+ public:
+  DaemonRights(const gr::Gallery& gallery, const Residents* residents) : gallery_(gallery), residents_(residents) {}
+  std::optional<gr::Rights> rights(std::uint32_t id) const override {
+    if (residents_) {
+      const auto it = residents_->people.find(id);
+      if (it == residents_->people.end()) return std::nullopt;
+      gr::Rights r = it->second;
+      r.has_face_template = gallery_.contains(id);
+      return r;
+    }
+    if (!gallery_.contains(id)) return std::nullopt;
+    gr::Rights r;
+    r.has_face_template = true;
+    return r;
+  }
+
+ private:
+  const gr::Gallery& gallery_;
+  const Residents* residents_;
+};
+
+sockaddr_un unix_address(const fs::path& path) {
+  sockaddr_un a{};
+  a.sun_family = AF_UNIX;
+  std::strncpy(a.sun_path, path.c_str(), sizeof a.sun_path - 1);  // the length was checked with the config
+  return a;
+}
+
+// Connects to a Unix socket; -1 with errno on failure.
+int connect_unix(const fs::path& path) {
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  const sockaddr_un a = unix_address(path);
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&a), sizeof a) != 0) {
+    const int e = errno;
+    ::close(fd);
+    errno = e;
+    return -1;
+  }
+  return fd;
+}
+
+// The status socket: each connection gets one JSON object and a newline, then is closed. Requests are
+// not read (there are none): a client cannot make the daemon do anything through it.
+class StatusServer {
+ public:
+  StatusServer(fs::path path, std::function<Json()> snapshot) : path_(std::move(path)), snapshot_(std::move(snapshot)) {
+    struct stat st{};
+    if (::lstat(path_.c_str(), &st) == 0) {
+      if (!S_ISSOCK(st.st_mode)) throw std::runtime_error(path_.string() + " exists and is not a socket");
+      if (const int fd = connect_unix(path_); fd >= 0) {
+        ::close(fd);
+        throw std::runtime_error("another gatectl answers on " + path_.string());
+      }
+      ::unlink(path_.c_str());  // a socket left by a daemon that did not stop cleanly
+    }
+    fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    const sockaddr_un a = unix_address(path_);
+    if (fd_ < 0 || ::bind(fd_, reinterpret_cast<const sockaddr*>(&a), sizeof a) != 0 || ::listen(fd_, 8) != 0) {
+      const std::string why = std::strerror(errno);
+      if (fd_ >= 0) ::close(fd_);
+      throw std::runtime_error("status socket " + path_.string() + ": " + why);
+    }
+    thread_ = std::thread([this] { serve(); });
+  }
+  ~StatusServer() {
+    stop_.request();
+    thread_.join();
+    ::close(fd_);
+    ::unlink(path_.c_str());
+  }
+
+ private:
+  void serve() {
+    while (!stop_.requested()) {
+      pollfd p[2] = {{fd_, POLLIN, 0}, {stop_.fd(), POLLIN, 0}};
+      if (::poll(p, 2, -1) <= 0 || !(p[0].revents & POLLIN)) continue;
+      const int c = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (c < 0) continue;
+      const timeval tv{1, 0};  // a client that does not read cannot hold the server
+      ::setsockopt(c, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+      const std::string text = snapshot_().dump(-1, ' ', false, Json::error_handler_t::replace) + "\n";
+      std::size_t done = 0;
+      while (done < text.size()) {
+        const ssize_t n = ::send(c, text.data() + done, text.size() - done, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        done += static_cast<std::size_t>(n);
+      }
+      ::close(c);
+    }
+  }
+
+  fs::path path_;
+  std::function<Json()> snapshot_;
+  StopFlag stop_;
+  int fd_ = -1;
+  std::thread thread_;
+};
+
+// The policy engine's temperature modes need a thermometer on every lane.
+void check_lanes_against_policy(const DaemonConfig& c, const gr::Policy& policy) {
+  if (policy.temperature_mode == gr::TemperatureMode::off) return;
+  std::string errors;
+  for (std::size_t i = 0; i < c.lanes.size(); ++i) {
+    if (c.lanes[i].thermal) continue;
+    errors += c.file.string() + ":" + std::to_string(c.lanes[i].line) + ":1: lanes[" + std::to_string(i) +
+              "].thermal: missing, but the policy measures temperature (temperature_mode: " +
+              std::string(gr::to_string(policy.temperature_mode)) + "); give the lane a thermal sensor or set "
+              "temperature_mode: off in the policy\n";
+  }
+  if (!errors.empty()) throw ConfigError(errors);
+}
+
+}  // namespace
+
+int run_daemon(const fs::path& config_file, const RunOptions& options) {
+  const DaemonConfig config = load_daemon_config(config_file);
+  const gr::Policy policy = config.policy ? load_policy(*config.policy) : gr::Policy{};
+  check_lanes_against_policy(config, policy);
+  std::optional<Residents> residents;
+  if (config.residents) residents = load_residents(*config.residents);
+  const fs::path manifest_file = config.manifest ? *config.manifest : options.default_manifest;
+  const rv::Manifest manifest =
+      options.models.empty() ? rv::load_manifest(manifest_file) : rv::load_manifest(manifest_file, options.models);
+  gr::Gallery gallery(static_cast<std::size_t>(manifest.embedder.dim));
+  std::size_t templates = 0;
+  if (config.gallery) {
+    try {
+      gr::GalleryStore store(*config.gallery, manifest.embedder_id(), static_cast<std::size_t>(manifest.embedder.dim));
+      templates = store.load_into(gallery);
+    } catch (const std::runtime_error& e) {
+      throw ConfigError(std::string("gallery: ") + e.what());
+    }
+  }
+  const DaemonRights rights(gallery, residents ? &*residents : nullptr);
+
+  // Signals are taken by sigwait on this thread only: block them before any thread starts (threads
+  // inherit the mask), so no handler ever runs. A reader that goes away gives EPIPE, not SIGPIPE.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+  // RTSP over TCP (interleaved) unless the operator chose otherwise: no UDP ports to open, no loss.
+  ::setenv("OPENCV_FFMPEG_CAPTURE_OPTIONS", "rtsp_transport;tcp", 0);
+
+  std::unique_ptr<EventLog> log;
+  try {
+    log = std::make_unique<EventLog>(config.events, config.events_fsync);
+  } catch (const std::exception& e) {
+    std::cerr << "gatectl run: " << e.what() << "\n";
+    return 1;
+  }
+  StopFlag stop;
+  const Shared shared{config, policy, rights, gallery, residents ? &*residents : nullptr, manifest};
+  std::vector<std::unique_ptr<Lane>> lanes;
+  for (const auto& lc : config.lanes) lanes.push_back(std::make_unique<Lane>(shared, lc, *log, stop));
+
+  const auto started_wall = iso_time();
+  const auto started = std::chrono::steady_clock::now();
+  std::atomic<bool> stopping{false};
+  auto snapshot = [&] {
+    Json j;
+    j["gate"] = config.gate;
+    j["pid"] = ::getpid();
+    j["state"] = stopping.load() ? "stopping" : "running";
+    j["started"] = started_wall;
+    j["uptime_s"] = std::round(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count() * 10) / 10;
+    j["events"] = {{"target", config.events}, {"lines", log->lines()}, {"write_errors", log->write_errors()}};
+    j["lanes"] = Json::array();
+    for (const auto& l : lanes) j["lanes"].push_back(l->status());
+    return j;
+  };
+  std::unique_ptr<StatusServer> status;
+  try {
+    status = std::make_unique<StatusServer>(config.status_socket, snapshot);
+  } catch (const std::exception& e) {
+    std::cerr << "gatectl run: " << e.what() << "\n";
+    return 1;
+  }
+
+  Json lane_names = Json::array();
+  for (const auto& l : config.lanes) lane_names.push_back(l.name);
+  log->write({{"event", "started"}, {"gate", config.gate}, {"pid", ::getpid()}, {"lanes", lane_names},
+              {"model", manifest.id}, {"templates", templates},
+              {"residents", residents ? Json(residents->people.size()) : Json(nullptr)},
+              {"policy", config.policy ? Json(config.policy->string()) : Json("defaults")},
+              {"status", config.status_socket.string()}});
+  for (auto& l : lanes) l->start();
+  std::cerr << "gatectl run: gate " << config.gate << ", " << lanes.size() << " lane(s), " << templates
+            << " template(s); events to " << (config.events == "-" ? "stdout" : config.events) << "; status on "
+            << config.status_socket.string() << "; ready" << std::endl;
+
+  int sig = 0;
+  while (sigwait(&stop_signals, &sig) != 0) {
+  }
+  // Stop taking frames and card events, let each worker finish what it holds (a decision in flight, cards
+  // already received), then close the devices (the lanes' destructors) and the socket.
+  stopping = true;
+  stop.request();
+  for (auto& l : lanes) l->stop_input();
+  for (auto& l : lanes) l->join();
+  Json final_state = snapshot();
+  Json summary = Json::array();
+  for (const auto& l : final_state["lanes"])
+    summary.push_back({{"lane", l["name"]}, {"frames_read", l["frames_read"]}, {"attempts", l["attempts"]},
+                       {"decisions", l["decisions"]}});
+  status.reset();  // removes the socket
+  lanes.clear();
+  log->write({{"event", "stopped"}, {"gate", config.gate}, {"signal", sig == SIGINT ? "SIGINT" : "SIGTERM"},
+              {"uptime_s", final_state["uptime_s"]}, {"lanes", summary}});
+  std::cerr << "gatectl run: stopped on " << (sig == SIGINT ? "SIGINT" : "SIGTERM") << std::endl;
+  return 0;
+}
+
+int query_status(const fs::path& config_file, bool pretty) {
+  const DaemonConfig config = load_daemon_config(config_file);
+  const int fd = connect_unix(config.status_socket);
+  if (fd < 0) {
+    std::cerr << "gatectl status: no gatectl answers on " << config.status_socket.string() << ": " << std::strerror(errno)
+              << "\n";
+    return 1;
+  }
+  const timeval tv{5, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  std::string text;
+  char buf[4096];
+  for (;;) {
+    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    text.append(buf, static_cast<std::size_t>(n));
+    if (text.size() > (4u << 20)) break;  // far beyond any status: stop reading
+  }
+  ::close(fd);
+  const Json j = Json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) {
+    std::cerr << "gatectl status: the daemon on " << config.status_socket.string() << " did not send a status object\n";
+    return 1;
+  }
+  std::cout << j.dump(pretty ? 2 : -1, ' ', false, Json::error_handler_t::replace) << std::endl;
+  return 0;
+}
+
+}  // namespace gatetwin::gatectl
