@@ -4,106 +4,20 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
-#include <ctime>
 #include <set>
 #include <sstream>
 
-#include <yaml-cpp/yaml.h>
+#include "daemon_yaml.hpp"
 
 namespace gatetwin::gatectl {
 
 namespace fs = std::filesystem;
 namespace gr = gatetwin::recognizer;
+using namespace yaml_check;
 
 std::string_view to_string(FailMode m) { return m == FailMode::safe ? "safe" : "secure"; }
 
 namespace {
-
-// Collects "file:line:column: field: message" lines; throws them all at once.
-class Errors {
- public:
-  explicit Errors(std::string file) : file_(std::move(file)) {}
-  void at(const YAML::Node& n, const std::string& field, const std::string& msg) {
-    std::ostringstream os;
-    os << file_ << ':' << n.Mark().line + 1 << ':' << n.Mark().column + 1 << ": " << field << ": " << msg;
-    lines_.push_back(os.str());
-  }
-  void throw_if_any() const {
-    if (lines_.empty()) return;
-    std::string all;
-    for (const auto& l : lines_) all += l + "\n";
-    all += std::to_string(lines_.size()) + " error(s)\n";
-    throw ConfigError(all);
-  }
-
- private:
-  std::string file_;
-  std::vector<std::string> lines_;
-};
-
-YAML::Node load_yaml(const fs::path& file, const char* what) {
-  try {
-    return YAML::LoadFile(file.string());
-  } catch (const YAML::BadFile&) {
-    throw ConfigError(file.string() + ": cannot read the " + what);
-  } catch (const YAML::ParserException& e) {
-    throw ConfigError(file.string() + ":" + std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1) +
-                      ": " + e.msg);
-  }
-}
-
-// Reports keys of `map` not in `known` (with the known ones listed, so a misspelling is obvious).
-void check_keys(Errors& err, const YAML::Node& map, const std::string& prefix, const std::vector<std::string>& known) {
-  for (const auto& kv : map) {
-    const std::string key = kv.first.IsScalar() ? kv.first.Scalar() : "?";
-    if (std::find(known.begin(), known.end(), key) != known.end()) continue;
-    std::string list;
-    for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
-    err.at(kv.first, prefix + key, "unknown key (known: " + list + ")");
-  }
-}
-
-std::optional<std::string> text(Errors& err, const YAML::Node& n, const std::string& field) {
-  if (!n.IsScalar() || n.Scalar().empty()) {
-    err.at(n, field, "must be a non-empty text");
-    return std::nullopt;
-  }
-  return n.Scalar();
-}
-
-std::optional<double> number(Errors& err, const YAML::Node& n, const std::string& field, double lo, double hi) {
-  double v = 0;
-  if (!n.IsScalar() || !YAML::convert<double>::decode(n, v) || !std::isfinite(v)) {
-    err.at(n, field, "must be a number");
-    return std::nullopt;
-  }
-  if (v < lo || v > hi) {
-    std::ostringstream os;
-    os << "must be in [" << lo << ", " << hi << "], got " << n.Scalar();
-    err.at(n, field, os.str());
-    return std::nullopt;
-  }
-  return v;
-}
-
-std::optional<long long> integer(Errors& err, const YAML::Node& n, const std::string& field, long long lo, long long hi) {
-  long long v = 0;
-  if (!n.IsScalar() || !YAML::convert<long long>::decode(n, v) || v < lo || v > hi) {
-    err.at(n, field, "must be a whole number in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
-    return std::nullopt;
-  }
-  return v;
-}
-
-std::optional<bool> boolean(Errors& err, const YAML::Node& n, const std::string& field) {
-  bool v = false;
-  if (!n.IsScalar() || !YAML::convert<bool>::decode(n, v)) {
-    err.at(n, field, "must be true or false");
-    return std::nullopt;
-  }
-  return v;
-}
 
 // "0.2 s", "200 ms", "5", "1 min": a duration (a bare number is seconds), within [lo, hi] seconds.
 std::optional<Millis> duration(Errors& err, const YAML::Node& n, const std::string& field, double lo, double hi) {
@@ -362,145 +276,6 @@ DaemonConfig load_daemon_config(const fs::path& file) {
   }
   err.throw_if_any();
   return c;
-}
-
-std::optional<std::int64_t> parse_date_time(const std::string& s) {
-  int y = 0, mo = 0, d = 0, h = 0, mi = 0, sec = 0;
-  int n = 0;
-  if (std::sscanf(s.c_str(), "%4d-%2d-%2d%n", &y, &mo, &d, &n) != 3 || n != 10) return std::nullopt;
-  std::string rest = s.substr(10);
-  if (!rest.empty()) {
-    if (rest[0] != 'T' && rest[0] != ' ') return std::nullopt;
-    int m = 0;
-    if (std::sscanf(rest.c_str() + 1, "%2d:%2d%n", &h, &mi, &m) != 2 || m != 5) return std::nullopt;
-    rest = rest.substr(1 + 5);
-    if (rest.size() >= 3 && rest[0] == ':') {
-      if (std::sscanf(rest.c_str() + 1, "%2d%n", &sec, &m) != 1 || m != 2) return std::nullopt;
-      rest = rest.substr(3);
-    }
-  }
-  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60) return std::nullopt;
-  std::tm tm{};
-  tm.tm_year = y - 1900;
-  tm.tm_mon = mo - 1;
-  tm.tm_mday = d;
-  tm.tm_hour = h;
-  tm.tm_min = mi;
-  tm.tm_sec = sec;
-  if (rest.empty()) {  // local time
-    tm.tm_isdst = -1;
-    const std::time_t t = std::mktime(&tm);
-    if (t == static_cast<std::time_t>(-1)) return std::nullopt;
-    return static_cast<std::int64_t>(t);
-  }
-  std::int64_t offset = 0;
-  if (rest == "Z") {
-    offset = 0;
-  } else {
-    int oh = 0, om = 0, m = 0;
-    if ((rest[0] != '+' && rest[0] != '-') || std::sscanf(rest.c_str() + 1, "%2d:%2d%n", &oh, &om, &m) != 2 || m != 5 ||
-        oh > 14 || om > 59)
-      return std::nullopt;
-    offset = (rest[0] == '-' ? -1 : 1) * (oh * 3600 + om * 60);
-  }
-  return static_cast<std::int64_t>(timegm(&tm)) - offset;
-}
-
-Residents load_residents(const fs::path& file) {
-  const YAML::Node root = load_yaml(file, "residents file");
-  Errors err(file.string());
-  Residents out;
-  if (!root.IsMap()) {
-    err.at(root, "(top)", "a residents file is a mapping with residents: and revoked_cards:");
-    err.throw_if_any();
-  }
-  check_keys(err, root, "", {"residents", "revoked_cards"});
-  std::map<CardKey, YAML::Node> seen;
-  auto card = [&](const YAML::Node& n, const std::string& f, std::uint32_t holder, bool revoked_list) {
-    if (!n.IsMap()) return err.at(n, f, "a card is a mapping {facility, number, format}");
-    check_keys(err, n, f + ".", revoked_list ? std::vector<std::string>{"facility", "number", "format", "holder"}
-                                            : std::vector<std::string>{"facility", "number", "format", "revoked"});
-    CardKey key;
-    if (const auto& fm = n["format"]) {
-      if (fm.IsScalar() && fm.Scalar() == "w26") key.format = CardFormat::w26;
-      else if (fm.IsScalar() && fm.Scalar() == "w34") key.format = CardFormat::w34;
-      else err.at(fm, f + ".format", "must be w26 or w34");
-    }
-    const long long max_facility = key.format == CardFormat::w26 ? 255 : 65535;
-    if (!n["facility"]) err.at(n, f + ".facility", "missing (required)");
-    if (!n["number"]) err.at(n, f + ".number", "missing (required)");
-    const auto fac = n["facility"] ? integer(err, n["facility"], f + ".facility", 0, max_facility) : std::nullopt;
-    const auto num = n["number"] ? integer(err, n["number"], f + ".number", 0, 65535) : std::nullopt;
-    CardRecord rec{holder, revoked_list};
-    if (n["revoked"]) set(boolean(err, n["revoked"], f + ".revoked"), rec.revoked);
-    if (n["holder"]) {
-      if (const auto h = integer(err, n["holder"], f + ".holder", 1, 4294967295LL)) rec.holder = static_cast<std::uint32_t>(*h);
-    }
-    if (!fac || !num) return;
-    key.facility = static_cast<std::uint32_t>(*fac);
-    key.number = static_cast<std::uint32_t>(*num);
-    if (const auto it = seen.find(key); it != seen.end()) {
-      err.at(n, f, "card " + std::to_string(key.facility) + "/" + std::to_string(key.number) + " is already listed at line " +
-                       std::to_string(it->second.Mark().line + 1));
-      return;
-    }
-    seen.emplace(key, n);
-    out.cards[key] = rec;
-  };
-  if (const auto& rs = root["residents"]) {
-    if (!rs.IsSequence()) err.at(rs, "residents", "a list of residents");
-    for (std::size_t i = 0; rs.IsSequence() && i < rs.size(); ++i) {
-      const auto& r = rs[i];
-      const std::string f = "residents[" + std::to_string(i) + "]";
-      if (!r.IsMap()) {
-        err.at(r, f, "a resident is a mapping (id, cards, visitor, valid_from, valid_until, quarantine_until, health)");
-        continue;
-      }
-      check_keys(err, r, f + ".", {"id", "cards", "visitor", "valid_from", "valid_until", "quarantine_until", "health"});
-      if (!r["id"]) {
-        err.at(r, f + ".id", "missing (required)");
-        continue;
-      }
-      const auto id = integer(err, r["id"], f + ".id", 1, 4294967295LL);
-      if (!id) continue;
-      const auto pid = static_cast<std::uint32_t>(*id);
-      if (out.people.count(pid)) {
-        err.at(r["id"], f + ".id", "resident " + std::to_string(pid) + " is listed twice");
-        continue;
-      }
-      gr::Rights rights;
-      if (r["visitor"]) {
-        if (const auto v = boolean(err, r["visitor"], f + ".visitor")) rights.resident = !*v;
-      }
-      const auto when = [&](const char* key, std::int64_t& dst) {
-        if (!r[key]) return;
-        const auto t = r[key].IsScalar() ? parse_date_time(r[key].Scalar()) : std::nullopt;
-        if (!t) return err.at(r[key], f + "." + key, "must be a date or date-time: 2020-06-01, 2020-06-01T07:30[:00][Z|+08:00]");
-        dst = *t;
-      };
-      when("valid_from", rights.valid_from_s);
-      when("valid_until", rights.valid_until_s);
-      when("quarantine_until", rights.quarantine_until_s);
-      if (const auto& h = r["health"]) {
-        if (h.IsScalar() && h.Scalar() == "green") rights.health = gr::HealthCode::green;
-        else if (h.IsScalar() && h.Scalar() == "yellow") rights.health = gr::HealthCode::yellow;
-        else if (h.IsScalar() && h.Scalar() == "red") rights.health = gr::HealthCode::red;
-        else err.at(h, f + ".health", "must be green, yellow or red");
-      }
-      if (const auto& cs = r["cards"]) {
-        if (!cs.IsSequence()) err.at(cs, f + ".cards", "a list of cards {facility, number, format}");
-        for (std::size_t k = 0; cs.IsSequence() && k < cs.size(); ++k)
-          card(cs[k], f + ".cards[" + std::to_string(k) + "]", pid, false);
-      }
-      out.people[pid] = rights;
-    }
-  }
-  if (const auto& rc = root["revoked_cards"]) {
-    if (!rc.IsSequence()) err.at(rc, "revoked_cards", "a list of cards {facility, number, format, holder}");
-    for (std::size_t i = 0; rc.IsSequence() && i < rc.size(); ++i) card(rc[i], "revoked_cards[" + std::to_string(i) + "]", 0, true);
-  }
-  err.throw_if_any();
-  return out;
 }
 
 std::string redact_url(const std::string& url) {
