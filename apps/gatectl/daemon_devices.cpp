@@ -296,30 +296,26 @@ std::optional<std::string> ReaderLink::session(int fd) {
       in.erase(in.begin(), in.begin() + static_cast<std::ptrdiff_t>(d.consumed));
       ++messages_;
       const wt::Message& m = d.message;
-      switch (m.type) {
-        case wt::Type::status:
-          keepalive_ms = m.status.keepalive_ms;
-          next_keepalive = last_rx + (keepalive_ms > 0 ? Millis(keepalive_ms) : Millis(10000));
-          [[fallthrough]];
-        case wt::Type::keepalive:
-          if (m.type == wt::Type::keepalive) ++keepalives_;
-          note_sequence(m.sequence, false);
-          break;
-        case wt::Type::card:
-          ++card_events_;
-          note_sequence(m.sequence, true);
-          inbox_.put_card({m.card, m.sequence, m.timestamp.count(), m.reader, last_rx});
-          break;
-        case wt::Type::ack:
-          return "the controller sent an ack (a host-to-controller message)";
+      if (m.type == wt::Type::ack) return "the controller sent an ack (a host-to-controller message)";
+      if (m.type == wt::Type::status) {
+        keepalive_ms = m.status.keepalive_ms;
+        next_keepalive = last_rx + (keepalive_ms > 0 ? Millis(keepalive_ms) : Millis(10000));
       }
-      if (!alive) {
+      if (!alive) {  // up before anything this connection tells (missed events, cards) is logged
         alive = true;
         Json detail = {{"keepalive_ms", keepalive_ms}};
         if (m.type == wt::Type::status)
           detail["formats"] = std::string(m.status.formats & wt::kFormatW26 ? "W26 " : "") +
                               (m.status.formats & wt::kFormatW34 ? "W34" : "");
         health_.up(detail);
+      }
+      if (m.type == wt::Type::card) {
+        ++card_events_;
+        note_sequence(m.sequence, true);
+        inbox_.put_card({m.card, m.sequence, m.timestamp.count(), m.reader, last_rx});
+      } else {
+        if (m.type == wt::Type::keepalive) ++keepalives_;
+        note_sequence(m.sequence, false);
       }
     }
   }

@@ -273,7 +273,6 @@ void Lane::on_card(const CardSwipe& swipe) {
     std::lock_guard lock(stats_mu_);
     ++stats_.card_attempts;
   }
-  inbox_.ack(swipe.sequence);
   const rv::AccessEvent& e = r.event;
   Json ev = {{"event", "access"}, {"gate", shared_.config.gate}, {"lane", lane_.name}, {"source", "card"},
              {"attempt", ++attempts_}, {"card", card}};
@@ -289,6 +288,7 @@ void Lane::on_card(const CardSwipe& swipe) {
     ev["door"] = "closed";
   }
   record(std::move(ev), e, r.outcome);
+  inbox_.ack(swipe.sequence);  // processed: decided, acted on and logged
   // The holder has just been decided by card: their face in view should not open the door again.
   if (evidence.holder_id) start_cooldown(evidence.holder_id, Clock::now());
 }

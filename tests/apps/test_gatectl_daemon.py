@@ -23,6 +23,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -32,6 +33,8 @@ import unittest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "tests", "devices"))
+import card_reader_peer  # noqa: E402  (an independent encoder of the Wiegand TCP transport)
 import private_models  # noqa: E402  (where the installed models are)
 
 GATECTL = GATETWIN = None
@@ -147,6 +150,62 @@ class Daemon:
 
 def access(e):
     return e.get("event") == "access"
+
+
+def w26_card(facility, number):
+    """A card event payload: H10301 bits (docs/wiegand.md) with their bit count, padded to whole bytes."""
+    data = format(facility, "08b") + format(number, "016b")
+    bits = ("1" if data[:12].count("1") % 2 else "0") + data + ("0" if data[12:].count("1") % 2 else "1")
+    return bytes([26]) + (int(bits, 2) << 6).to_bytes(4, "big")
+
+
+class FakeController:
+    """A Wiegand TCP controller written from docs/wiegand.md (not the emulator): connection 1 gets the status,
+    card event 1 (42/1000) split in two writes, waits for the host's ack of 1, then garbage; connection 2 gets a
+    status saying 5 events were issued (2..5 missed) and card event 6 (42/5000), then stays open."""
+
+    def __init__(self):
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.listener.settimeout(STARTUP)
+        self.port = self.listener.getsockname()[1]
+        self.acked, self.error, self.conns = [], None, []
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        try:
+            status = lambda seq: card_reader_peer.encode(3, bytes([3, 0, 0x03, 0xE8]), reader=1, sequence=seq)
+            c, _ = self.listener.accept()
+            self.conns.append(c)
+            c.settimeout(15)
+            card = card_reader_peer.encode(1, w26_card(42, 1000), reader=1, sequence=1, timestamp=1_500_000)
+            c.sendall(status(0) + card[:7])
+            c.sendall(card[7:])
+            buf = b""
+            while 1 not in self.acked:
+                chunk = c.recv(4096)
+                if not chunk:
+                    raise RuntimeError("host closed before acking")
+                buf += chunk
+                while True:
+                    m, n = card_reader_peer.decode(buf)
+                    if not m:
+                        break
+                    buf = buf[n:]
+                    if m["type"] == "ack":
+                        self.acked.append(m["acked"])
+            c.sendall(b"\xff" * 40)  # not a message: the host must drop the session, not crash
+            c2, _ = self.listener.accept()
+            self.conns.append(c2)
+            c2.sendall(status(5) + card_reader_peer.encode(1, w26_card(42, 5000), reader=1, sequence=6))
+        except Exception as e:  # reported by the test
+            self.error = e
+        self.done.set()
+
+    def close(self):
+        for c in self.conns + [self.listener]:
+            c.close()
 
 
 class GatectlDaemon(unittest.TestCase):
@@ -281,6 +340,49 @@ reconnect: {{initial: 0.2 s, max: 1 s}}
             rc, out, err = dev.stop()
             self.assertEqual(rc, 0, err)
             self.assertIn("relay 0 state changes", out)  # the door never moved
+
+    def test_a_reader_sending_garbage_is_reconnected(self):
+        fake = FakeController()
+        with open(os.path.join(self.tmp, "no-temperature.yaml"), "w") as f:
+            f.write("temperature_mode: off\n")
+        path = os.path.join(self.tmp, "gate.yaml")
+        with open(path, "w") as f:  # camera and relay on ports where nothing listens: they stay down
+            f.write(f"""gate: north
+residents: residents.yaml
+policy: no-temperature.yaml
+events: "-"
+status: gatectl.sock
+reconnect: {{initial: 0.2 s, max: 1 s}}
+lanes:
+  - name: north-1
+    camera: rtsp://127.0.0.1:1/north-1
+    relay: modbus-tcp://127.0.0.1:1/1
+    reader: wiegand-tcp://127.0.0.1:{fake.port}
+""")
+        try:
+            with Daemon(path) as d:
+                up, _ = d.wait_for("reader_up", lambda e: e["event"] == "reader_up", STARTUP)
+                self.assertEqual(d.events[up]["keepalive_ms"], 1000)
+                _, first = d.wait_for("card 1000", lambda e: access(e) and e["card"].get("number") == 1000, 30)
+                self.assertEqual((first["decision"], first["person_id"], first["door"]), ("grant", 1, "not_opened"))
+                self.assertEqual(first["card"]["sequence"], 1)
+                # The ack goes out before the door is tried, so the garbage may come before the card's event.
+                i, down = d.wait_for("reader_down", lambda e: e["event"] == "reader_down", 30, up)
+                self.assertIn("unreadable message from the controller: magic", down["error"])
+                i, _ = d.wait_for("reader_up again", lambda e: e["event"] == "reader_up", 30, i)
+                _, missed = d.wait_for("missed events", lambda e: e["event"] == "card_events_missed", 30, i)
+                self.assertEqual((missed["first_sequence"], missed["last_sequence"], missed["count"]), (2, 5, 4))
+                _, revoked = d.wait_for("card 5000", lambda e: access(e) and e["card"].get("number") == 5000, 30, i)
+                self.assertEqual(revoked["reason"], "card_revoked")
+                self.assertTrue(fake.done.wait(30))
+                self.assertIsNone(fake.error)
+                self.assertEqual(fake.acked, [1])
+                reader = d.status()["lanes"][0]["devices"]["reader"]
+                self.assertEqual((reader["connected"], reader["reconnects"], reader["framing_errors"]), (True, 1, 1))
+                self.assertEqual(reader["missed_events"], 4)
+                self.assert_clean_stop(d)
+        finally:
+            fake.close()
 
     def test_bad_configuration_names_file_line_and_field(self):
         path = os.path.join(self.tmp, "bad.yaml")
