@@ -174,6 +174,7 @@ int run_daemon(const fs::path& config_file, const RunOptions& options) {
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGHUP);  // a service manager's "reload": logged, not acted on (see below)
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
   // RTSP over TCP (interleaved) unless the operator chose otherwise: no UDP ports to open, no loss.
@@ -227,7 +228,13 @@ int run_daemon(const fs::path& config_file, const RunOptions& options) {
             << config.status_socket.string() << "; ready" << std::endl;
 
   int sig = 0;
-  while (sigwait(&stop_signals, &sig) != 0) {
+  for (;;) {
+    if (sigwait(&stop_signals, &sig) != 0) continue;
+    if (sig != SIGHUP) break;
+    // Reloading the gallery, residents or policy under running lanes is not supported: say so and go on
+    // (the default action of SIGHUP would end the daemon without its final event).
+    log->write({{"event", "reload_ignored"}, {"gate", config.gate}, {"signal", "SIGHUP"},
+                {"detail", "restart gatectl to load a changed gallery, residents or policy"}});
   }
   // Stop taking frames and card events, let each worker finish what it holds (a decision in flight, cards
   // already received), then close the devices (the lanes' destructors) and the socket.

@@ -12,7 +12,7 @@ Digest authentication, Modbus TCP thermal sensor and door relay, Wiegand TCP car
 - Faults: a camera that goes off is logged camera_down, then camera_up after reconnecting with backoff; a relay
   that is off makes every grant log relay_unreachable and the door stays locked (the devices' own summary
   says the relay never changed state), for fail_mode secure and safe.
-- SIGTERM: exit 0, the last event is `stopped`, the status socket is gone. A bad configuration exits 2 naming
+- SIGTERM: exit 0, the last event is `stopped`, the status socket is gone; SIGHUP is logged and ignored. A bad configuration exits 2 naming
   file:line:column and the field of every problem.
 
 Usage: test_gatectl_daemon.py GATECTL GATETWIN   (from the repository root; CTest does this)
@@ -315,6 +315,9 @@ reconnect: {{initial: 0.2 s, max: 1 s}}
             _, up = d.wait_for("camera_up after the outage", lambda e: e["event"] == "camera_up", 30, i)
             self.assertGreater(up["down_for_s"], 0)
             self.assertGreaterEqual(up["failed_attempts"], 1)
+            # SIGHUP (a service manager's reload) is logged and does not stop the daemon.
+            d.proc.send_signal(signal.SIGHUP)
+            d.wait_for("reload_ignored", lambda e: e["event"] == "reload_ignored", 10)
             cam = d.status()["lanes"][0]["devices"]["camera"]
             self.assertTrue(cam["connected"])
             self.assertEqual(cam["reconnects"], 1)
