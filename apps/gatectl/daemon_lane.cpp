@@ -319,6 +319,7 @@ Lane::ThermalSample Lane::read_thermal() {
   std::string error;
   std::uint16_t regs[6] = {};
   if (!thermal_->ensure(false)) {
+    last_reading_ = nullptr;
     s.problem = gr::ThermalStatus::sensor_fault;
     s.detail = "thermal sensor unreachable";
     return s;
@@ -326,6 +327,7 @@ Lane::ThermalSample Lane::read_thermal() {
   const auto r = thermal_->call([&](modbus_t* c) { return modbus_read_input_registers(c, 0, 6, regs); }, error);
   s.reading.time = gr::Micros{mono_us()};
   if (r != ModbusLink::Result::ok) {
+    last_reading_ = nullptr;
     s.problem = gr::ThermalStatus::sensor_fault;
     s.detail = "thermal sensor: " + error;
     return s;
@@ -333,7 +335,7 @@ Lane::ThermalSample Lane::read_thermal() {
   const auto object = static_cast<std::int16_t>(regs[0]);
   const std::uint16_t status = regs[2];
   const std::uint32_t counter = (static_cast<std::uint32_t>(regs[3]) << 16) | regs[4];
-  s.registers = {{"object_c", object / 100.0}, {"ambient_c", static_cast<std::int16_t>(regs[1]) / 100.0},
+  last_reading_ = {{"object_c", object / 100.0}, {"ambient_c", static_cast<std::int16_t>(regs[1]) / 100.0},
                  {"status", status}, {"counter", counter}};
   s.reading.object_c = object / 100.0;
   const bool counter_stuck = last_counter_ && *last_counter_ == counter;
@@ -411,7 +413,7 @@ gr::ThermalAssociation Lane::card_association(const ThermalSample& s, std::uint6
 
 void Lane::thermal_invalid(const gr::ThermalAssociation& a, const char* source) {
   log_.write({{"event", "thermal_invalid"}, {"gate", shared_.config.gate}, {"lane", lane_.name}, {"device", "thermal"},
-              {"source", source}, {"status", gr::to_string(a.status)}, {"detail", a.detail}});
+              {"source", source}, {"status", gr::to_string(a.status)}, {"detail", a.detail}, {"reading", last_reading_}});
 }
 
 bool Lane::open_door(const rv::AccessEvent& e, std::uint64_t attempt, std::string& error) {

@@ -58,7 +58,6 @@ class Lane {
     std::optional<recognizer::ThermalStatus> problem;  // set: no valid reading
     std::string detail;
     recognizer::SpotReading reading;
-    Json registers = nullptr;             // what the sensor said, for the event log
   };
 
   void work();
@@ -95,6 +94,7 @@ class Lane {
   FaceSession session_;
   std::uint64_t subjects_ = 0;
   std::optional<std::uint32_t> last_counter_;  // thermal measurement counter
+  Json last_reading_ = nullptr;                // the sensor's last registers, for thermal_invalid events
   std::optional<recognizer::vision::FrameAnalysis> latest_;  // for card + face
   SteadyTime latest_time_{};
   std::map<std::int64_t, SteadyTime> cooldown_;
