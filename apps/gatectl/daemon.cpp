@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "daemon_lane.hpp"
+#include "gate_rights.hpp"
 #include "gatetwin/recognizer/gallery_store.hpp"
 
 namespace gatetwin::gatectl {
@@ -27,30 +28,6 @@ namespace gr = gatetwin::recognizer;
 namespace rv = gatetwin::recognizer::vision;
 
 namespace {
-
-// Rights from the residents file (only the people it lists), or, without one, open rights for everyone
-// with a template in the gallery (a stand-alone terminal, as `gatectl identify` assumes).
-class DaemonRights : public gr::RightsDirectory {
- public:
-  DaemonRights(const gr::Gallery& gallery, const Residents* residents) : gallery_(gallery), residents_(residents) {}
-  std::optional<gr::Rights> rights(std::uint32_t id) const override {
-    if (residents_) {
-      const auto it = residents_->people.find(id);
-      if (it == residents_->people.end()) return std::nullopt;
-      gr::Rights r = it->second;
-      r.has_face_template = gallery_.contains(id);
-      return r;
-    }
-    if (!gallery_.contains(id)) return std::nullopt;
-    gr::Rights r;
-    r.has_face_template = true;
-    return r;
-  }
-
- private:
-  const gr::Gallery& gallery_;
-  const Residents* residents_;
-};
 
 sockaddr_un unix_address(const fs::path& path) {
   sockaddr_un a{};
@@ -166,7 +143,7 @@ int run_daemon(const fs::path& config_file, const RunOptions& options) {
       throw ConfigError(std::string("gallery: ") + e.what());
     }
   }
-  const DaemonRights rights(gallery, residents ? &*residents : nullptr);
+  const GateRights rights(gallery, residents ? &*residents : nullptr);
 
   // Signals are taken by sigwait on this thread only: block them before any thread starts (threads
   // inherit the mask), so no handler ever runs. A reader that goes away gives EPIPE, not SIGPIPE.

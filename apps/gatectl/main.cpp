@@ -23,6 +23,7 @@
 
 #include "gatetwin/recognizer/gallery_store.hpp"
 #include "daemon.hpp"
+#include "gate_rights.hpp"
 #include "gatetwin/recognizer/vision/attempt.hpp"
 #include "policy_file.hpp"
 
@@ -38,22 +39,6 @@ fs::path default_manifest() {
   if (fs::exists("models/faceplugin-0.0.1.yaml")) return "models/faceplugin-0.0.1.yaml";
   return GATETWIN_DEFAULT_MANIFEST;
 }
-
-// Everyone with a template in the gallery is a resident with open rights: the gallery database holds no
-// identity data or rights (kept apart from templates), so this is the directory of a stand-alone terminal.
-class GalleryRights : public gr::RightsDirectory {
- public:
-  explicit GalleryRights(const gr::Gallery& g) : gallery_(g) {}
-  std::optional<gr::Rights> rights(std::uint32_t id) const override {
-    if (!gallery_.contains(id)) return std::nullopt;
-    gr::Rights r;
-    r.has_face_template = true;
-    return r;
-  }
-
- private:
-  const gr::Gallery& gallery_;
-};
 
 json point(const cv::Point2f& p) { return json::array({std::round(p.x * 10) / 10, std::round(p.y * 10) / 10}); }
 double r2(double v) { return std::round(v * 100) / 100; }
@@ -160,7 +145,7 @@ int cmd_identify(const Common& c, const std::vector<std::string>& images, const 
   gr::Policy policy = policy_file.empty() ? gr::Policy{} : gatetwin::gatectl::load_policy(policy_file);
   // Without a thermal reading there is nothing to measure: the attempt is face-only.
   if (!skin_temp && policy.temperature_mode != gr::TemperatureMode::off) policy.temperature_mode = gr::TemperatureMode::off;
-  GalleryRights rights(gallery);
+  const gatetwin::gatectl::GateRights rights(gallery);
   int status = 0;
   for (const auto& path : images) {
     json out;

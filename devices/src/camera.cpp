@@ -354,14 +354,12 @@ class RtspConnection final : public Connection {
     if (r.method == "OPTIONS")
       return reply(r, 200, "OK", {{"Public", "OPTIONS, DESCRIBE, SETUP, PLAY, PAUSE, TEARDOWN, GET_PARAMETER"}});
     static const char* const known[] = {"DESCRIBE", "SETUP", "PLAY", "PAUSE", "TEARDOWN", "GET_PARAMETER"};
-    if (std::find(std::begin(known), std::end(known), r.method) == std::end(known))
-      return reply(r, r.method == "ANNOUNCE" || r.method == "RECORD" || r.method == "SET_PARAMETER" ||
-                              r.method == "REDIRECT"
-                          ? 405 : 501,
-                   r.method == "ANNOUNCE" || r.method == "RECORD" || r.method == "SET_PARAMETER" ||
-                           r.method == "REDIRECT"
-                       ? "Method Not Allowed" : "Not Implemented",
+    static const char* const refused[] = {"ANNOUNCE", "RECORD", "SET_PARAMETER", "REDIRECT"};  // RTSP methods a camera does not serve
+    if (std::find(std::begin(known), std::end(known), r.method) == std::end(known)) {
+      const bool rtsp_method = std::find(std::begin(refused), std::end(refused), r.method) != std::end(refused);
+      return reply(r, rtsp_method ? 405 : 501, rtsp_method ? "Method Not Allowed" : "Not Implemented",
                    {{"Allow", "OPTIONS, DESCRIBE, SETUP, PLAY, PAUSE, TEARDOWN, GET_PARAMETER"}});
+    }
     if (!cam.authorised(r)) {
       ++cam.counters_.auth_failures;
       return reply(r, 401, "Unauthorized", {{"WWW-Authenticate", cam.challenge()}});

@@ -11,7 +11,6 @@ Usage: test_devices.py GATETWIN
 """
 import os
 import re
-import signal
 import socket
 import subprocess
 import sys
@@ -20,47 +19,22 @@ import unittest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "tests", "devices"))
+import devices_process  # noqa: E402  (gatetwin devices as a child process)
 import card_reader_peer  # noqa: E402  (its decoder of the Wiegand TCP transport)
 
 GATETWIN = None
 SCENARIO = os.path.join(ROOT, "scenarios", "devices", "two-lanes-faults.yaml")
 
 
-class Devices:
+class Devices(devices_process.Devices):
     """`gatetwin devices` until its `ready` line; the URLs by (lane, device)."""
 
     def __init__(self, *args):
-        self.proc = subprocess.Popen([GATETWIN, "devices", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     text=True)
-        self.urls = {}
-        self.lines = []
-        for line in self.proc.stdout:
-            self.lines.append(line)
-            if line.strip() == "ready":
-                break
-            m = re.match(r"gate (\S+) lane (\d+) (camera mjpeg|camera|snapshot|thermal|relay|card reader) +(\S+)", line)
-            if m:
-                self.urls[(int(m.group(2)), m.group(3))] = m.group(4)
-        else:
-            raise RuntimeError("gatetwin devices ended before ready: " + "".join(self.lines) + self.proc.stderr.read())
+        super().__init__(GATETWIN, *args)
+        self.urls = self.lane_urls
 
     def port(self, lane, device):
-        return int(self.urls[(lane, device)].split(":")[2].split("/")[0])
-
-    def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        out, err = self.proc.communicate(timeout=30)
-        return self.proc.returncode, out, err
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.communicate()
-        for stream in (self.proc.stdout, self.proc.stderr):
-            stream.close()
+        return self.lane_port(lane, device)
 
 
 def mbpoll(port, *args, write=()):

@@ -34,6 +34,7 @@ import unittest
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests", "devices"))
+import devices_process  # noqa: E402  (gatetwin devices as a child process)
 import card_reader_peer  # noqa: E402  (an independent encoder of the Wiegand TCP transport)
 import private_models  # noqa: E402  (where the installed models are)
 
@@ -42,40 +43,15 @@ DATA = os.path.join(ROOT, "tests", "data", "gatectl")
 STARTUP = 30  # s: model loading and the first RTSP session on a loaded 2-core machine
 
 
-class Devices:
-    """`gatetwin devices SCENARIO --start 07:00 --speed 10` until its `ready` line; URLs by device."""
+class Devices(devices_process.Devices):
+    """`gatetwin devices SCENARIO --start 07:00 --speed 10` (tests/data/gatectl); its one lane's URLs by device."""
 
     def __init__(self, scenario):
-        self.proc = subprocess.Popen([GATETWIN, "devices", os.path.join(DATA, scenario), "--start", "07:00",
-                                      "--speed", "10"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        self.urls, self.lines = {}, []
-        for line in self.proc.stdout:
-            self.lines.append(line)
-            if line.strip() == "ready":
-                break
-            m = re.match(r"gate \S+ lane 1 (camera mjpeg|camera|snapshot|thermal|relay|card reader) +(\S+)", line)
-            if m:
-                self.urls[m.group(1)] = m.group(2)
-        else:
-            raise RuntimeError("gatetwin devices ended before ready: " + "".join(self.lines) + self.proc.stderr.read())
+        super().__init__(GATETWIN, os.path.join(DATA, scenario), "--start", "07:00", "--speed", "10")
+        self.urls = {device: url for (lane, device), url in self.lane_urls.items() if lane == 1}
 
     def port(self, device):
-        return int(self.urls[device].split(":")[2].split("/")[0])
-
-    def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        out, err = self.proc.communicate(timeout=30)
-        return self.proc.returncode, out, err
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.communicate()
-        for stream in (self.proc.stdout, self.proc.stderr):
-            stream.close()
+        return self.lane_port(1, device)
 
 
 class Daemon:

@@ -17,6 +17,7 @@
 #include "gatetwin/sim/device_rig.hpp"
 #include "gatetwin/sim/hil_lane.hpp"
 #include "gatetwin/sim/lane_stage.hpp"
+#include "hil_lane_spec.hpp"
 
 namespace gs = gatetwin::sim;
 namespace gd = gatetwin::devices;
@@ -27,16 +28,7 @@ namespace {
 
 constexpr std::uint32_t kResident = 17;
 
-gs::scene::LaneSpec lane_spec() {
-  gs::scene::LaneSpec lane;
-  lane.seed = 20200616;
-  lane.camera.fps = 10;
-  lane.stop_distance_m = 0.9;
-  lane.walk_speed_mps = 0.8;
-  lane.dwell_s = 3.0;
-  lane.nuisance = 0.5;
-  return lane;
-}
+gs::scene::LaneSpec lane_spec() { return gs::testing::hil_lane_spec(3.0); }
 
 gd::Micros at(double seconds) { return gd::Micros{static_cast<std::int64_t>(seconds * 1e6)}; }
 
