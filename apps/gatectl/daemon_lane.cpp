@@ -153,7 +153,10 @@ void Lane::on_frame(const Frame& frame) {
     ++stats_.cooldown_skips;
     return;
   }
-  if (!session_.active || session_.key != key) session_ = FaceSession{true, key, ++subjects_};
+  if (!session_.active || session_.key != key) {
+    session_ = FaceSession{true, key, ++subjects_};
+    session_.started = now;
+  }
   session_.last_seen = now;
 
   rv::AttemptInput in;
@@ -189,8 +192,13 @@ void Lane::on_frame(const Frame& frame) {
         ++session_.abnormal_readings;
         return;
       }
-      if (++session_.failed_thermal < fusion_.max_failed_associations) return;
-      referred_for_thermal = true;  // as feed_temperature does: after repeated failures, staff measure
+      // A person still walking up is recognised before they reach the measuring spot: the terminal waits
+      // for a valid reading (up to measure_timeout from the first frame of the session) and refers them
+      // to staff only when repeated failures outlast it (as feed_temperature does after max failures).
+      if (++session_.failed_thermal < fusion_.max_failed_associations ||
+          now - session_.started < shared_.config.measure_timeout)
+        return;
+      referred_for_thermal = true;
     }
   }
   Json ev = {{"event", "access"}, {"gate", shared_.config.gate}, {"lane", lane_.name}, {"source", "face"},

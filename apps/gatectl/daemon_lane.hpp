@@ -52,6 +52,7 @@ class Lane {
     int failed_thermal = 0;               // readings that could not be associated with the face
     bool thermal_reported = false;        // one thermal_invalid event per session
     SteadyTime last_seen{};
+    SteadyTime started{};                 // first frame of the session: the thermal wait runs from here
   };
 
   struct ThermalSample {

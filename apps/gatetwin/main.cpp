@@ -48,11 +48,19 @@ int cmd_run(const std::string& file, std::string out_dir, const std::vector<std:
     std::fprintf(stderr, "  ... %s simulated (%.0f%% of the day)\n", gs::format_clock(now).substr(0, 5).c_str(), 100.0 * frac);
   };
   gs::RunOutput out;
+  // HIL keeps gatectl's files and the device I/O beside the run directory until it moves in as hil/.
+  const std::filesystem::path hil_work = std::filesystem::absolute(out_dir).lexically_normal().string() + ".hil-work";
   try {
-    out = gs::run_world(s, progress);
+    out = gs::run_world(s, progress, s.fidelity == "hil" ? hil_work : std::filesystem::path{});
   } catch (const gs::PixelSetupError& e) {  // models missing or altered: bad input, nothing written
     std::cerr << "gatetwin: " << e.what() << "\n";
     return 2;
+  } catch (const gs::HilSetupError& e) {
+    std::cerr << "gatetwin: fidelity hil could not start: " << e.what() << "\n(files kept in " << hil_work.string() << ")\n";
+    return 3;
+  } catch (const gs::PacingError& e) {
+    std::cerr << "gatetwin: hil.strict: " << e.what() << "; the run is void (files kept in " << hil_work.string() << ")\n";
+    return 1;
   }
   const gs::Metrics m = gs::compute_metrics(s, out);
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -40,7 +40,9 @@ DoorRelay::DoorRelay(const Clock& clock, DoorRelayParams params, FaultPlan fault
 
 // An event for whatever changed since `before`: the state (counted), the relay or the alarms.
 void DoorRelay::record(Micros t, const Before& before, DoorCause cause) {
-  if (before.state == state_ && before.relay == relay_ && before.alarms == alarms_) return;
+  // Nothing changed: no event, except an energise of the energised relay, which restarts its pulse (the
+  // gate let someone else in; whoever watches the relay must see that grant too).
+  if (before.state == state_ && before.relay == relay_ && before.alarms == alarms_ && cause != DoorCause::coil_on) return;
   if (before.state != state_) ++state_changes_;
   const DoorEvent e{t, before.state, state_, cause, relay_, alarms_};
   if (events_.size() >= max_events_) {

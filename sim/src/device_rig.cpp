@@ -80,7 +80,7 @@ std::string LaneDevices::relay_url() const {
 }
 std::string LaneDevices::reader_url() const { return "wiegand-tcp://" + address + ":" + std::to_string(reader->port()); }
 
-DeviceRig::DeviceRig(const Scenario& s, const dv::Clock& clock, SourceFactory sources)
+DeviceRig::DeviceRig(const Scenario& s, const dv::Clock& clock, SourceFactory sources, ModbusWrap wrap)
     : work_(boost::asio::make_work_guard(io_)) {
   std::size_t index = 0;
   for (const auto& gate : s.gates) {
@@ -124,7 +124,9 @@ DeviceRig::DeviceRig(const Scenario& s, const dv::Clock& clock, SourceFactory so
       mo.address = s.devices.address;
       mo.port = port_for(s, index, 2);
       d.thermal_server = listening("gate " + gate.name + " lane " + std::to_string(lane) + " thermal sensor", mo.port,
-                              [&] { return std::make_unique<dv::modbus::Server>(io_, *d.thermal, mo); });
+                              [&] {
+                                return std::make_unique<dv::modbus::Server>(io_, wrap ? *wrap(name, "thermal", *d.thermal) : *d.thermal, mo);
+                              });
 
       dv::DoorRelayParams rp;
       rp.pulse_ms = static_cast<std::uint16_t>(std::llround(s.devices.relay_pulse_s * 1000));
@@ -132,7 +134,9 @@ DeviceRig::DeviceRig(const Scenario& s, const dv::Clock& clock, SourceFactory so
       d.relay = std::make_unique<dv::DoorRelay>(clock, rp, fault_plan(s, gate.name, lane, "relay"));
       mo.port = port_for(s, index, 3);
       d.relay_server = listening("gate " + gate.name + " lane " + std::to_string(lane) + " door relay", mo.port,
-                            [&] { return std::make_unique<dv::modbus::Server>(io_, *d.relay, mo); });
+                            [&] {
+                              return std::make_unique<dv::modbus::Server>(io_, wrap ? *wrap(name, "relay", *d.relay) : *d.relay, mo);
+                            });
 
       dv::card::ReaderOptions ro;
       ro.address = s.devices.address;

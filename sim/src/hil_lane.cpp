@@ -10,6 +10,7 @@ HilLane::HilLane(devices::DoorRelay& relay, LaneStage& stage) : relay_(relay), s
       events_.push_back(e);
     }
     changed_.notify_all();
+    if (on_event_) on_event_(e);
   });
 }
 

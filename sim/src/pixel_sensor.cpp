@@ -53,28 +53,88 @@ bool decided_on(const vision::FrameAnalysis& a, const render::FaceTruth& truth) 
   return uni > 0 && inter / uni >= 0.3;
 }
 
+}  // namespace
+
+std::filesystem::path pixel_manifest_path(const Scenario& s) {
+  return s.pixel.manifest.empty() ? default_manifest_path() : std::filesystem::path(s.pixel.manifest);
+}
+
+std::unique_ptr<vision::FacePipeline> load_pixel_pipeline(const Scenario& s) {
+  cv::setNumThreads(s.pixel.threads);
+  try {
+    const auto root = s.pixel.models.empty() ? vision::default_model_root() : std::filesystem::path(s.pixel.models);
+    return std::make_unique<vision::FacePipeline>(vision::load_manifest(pixel_manifest_path(s), root));
+  } catch (const std::exception& e) {
+    throw PixelSetupError("fidelity: " + s.fidelity + " needs the face models: " + e.what() +
+                          " (install them with scripts/fetch-models.sh; train the mask classifier with `gatetwin train-mask`)");
+  }
+}
+
+std::uint64_t face_seed(const Scenario& s) { return RandomStream(s.seed, "pixel.faces").next_u64(); }
+
+scene::LaneSpec pixel_lane(const Scenario& s) {
+  scene::LaneSpec lane;
+  lane.camera.hfov_deg = s.pixel.hfov_deg;
+  lane.camera.fps = s.pixel.fps;
+  lane.seed = face_seed(s);
+  lane.demographics = render::Demographics::named(s.pixel.demographics);
+  lane.start_distance_m = s.pixel.start_distance_m;
+  lane.stop_distance_m = s.pixel.stop_distance_m;
+  lane.walk_speed_mps = s.pixel.walk_speed_mps;
+  lane.dwell_s = s.pixel.dwell_s;
+  lane.nuisance = s.pixel.nuisance;
+  lane.ambient_c = s.thermal.ambient_c;
+  return lane;
+}
+
+scene::Actor gate_subject(const Scenario& s, const scene::LaneSpec& lane, const Person& p, MaskState truth) {
+  scene::Actor a = scene::make_actor(lane, p.id, scene::Role::subject);
+  if (p.kind == PersonKind::lookalike) {
+    a.identity = render::lookalike_of(render::sample_identity(lane.seed, p.impersonates, lane.demographics), s.pixel.lookalike_resemblance,
+                                      lane.seed ^ (0x9E3779B97F4A7C15ull * (p.id + 1)));
+  }
+  if (truth != MaskState::none) {
+    RandomStream habit(s.seed, "pixel.mask", p.id);  // one mask kind and colour per person
+    const double u = habit.uniform();
+    a.look.mask = u < 0.55 ? render::MaskKind::surgical : u < 0.75 ? render::MaskKind::n95 : u < 0.9 ? render::MaskKind::cloth : render::MaskKind::black;
+    a.look.mask_colour = static_cast<int>(habit.below(4));
+    a.look.wear = truth == MaskState::worn ? render::MaskWear::proper : render::MaskWear::below_nose;
+  }
+  a.skin_c = p.core_c - p.skin_gradient_c;
+  return a;
+}
+
+std::uint64_t enrol_photos(vision::FacePipeline& pipeline, const Scenario& s, const std::vector<std::uint32_t>& ids,
+                           const std::function<void(std::uint32_t, const std::vector<float>&)>& add) {
+  const std::uint64_t seed = face_seed(s);
+  const auto demographics = render::Demographics::named(s.pixel.demographics);
+  std::uint64_t refused = 0;
+  for (const std::uint32_t id : ids) {
+    const render::FaceIdentity identity = render::sample_identity(seed, id, demographics);
+    bool ok = false;
+    for (std::uint32_t take = 0; take < 3 && !ok; ++take) {
+      render::Capture cap = render::sample_capture(seed, id, 0x80000000u + take, s.pixel.enrol_nuisance);
+      cap.interocular_px = 95;
+      cap.face_centre = {320, 230};
+      cap.jpeg_quality = 90;
+      const auto r = render::render_face(identity, cap);
+      const auto a = pipeline.analyse(r.image);
+      if (a.usable()) {
+        add(id, a.embedding);
+        ok = true;
+      }
+    }
+    if (!ok) ++refused;
+  }
+  return refused;
+}
+
+namespace {
+
 class PixelFaceSensor final : public FaceSensor {
  public:
-  PixelFaceSensor(const Scenario& s, const Population& pop) : s_(s), pop_(pop) {
-    cv::setNumThreads(s.pixel.threads);
-    const std::filesystem::path manifest_file = s.pixel.manifest.empty() ? default_manifest_path() : std::filesystem::path(s.pixel.manifest);
-    try {
-      const auto root = s.pixel.models.empty() ? vision::default_model_root() : std::filesystem::path(s.pixel.models);
-      pipeline_ = std::make_unique<vision::FacePipeline>(vision::load_manifest(manifest_file, root));
-    } catch (const std::exception& e) {
-      throw PixelSetupError(std::string("fidelity: pixel needs the face models: ") + e.what() +
-                            " (install them with scripts/fetch-models.sh; train the mask classifier with `gatetwin train-mask`)");
-    }
-    face_seed_ = RandomStream(s.seed, "pixel.faces").next_u64();
-    lane_.camera.hfov_deg = s.pixel.hfov_deg;
-    lane_.camera.fps = s.pixel.fps;
-    lane_.seed = face_seed_;
-    lane_.demographics = render::Demographics::named(s.pixel.demographics);
-    lane_.stop_distance_m = s.pixel.stop_distance_m;
-    lane_.walk_speed_mps = s.pixel.walk_speed_mps;
-    lane_.dwell_s = s.pixel.dwell_s;
-    lane_.nuisance = s.pixel.nuisance;
-    lane_.ambient_c = s.thermal.ambient_c;
+  PixelFaceSensor(const Scenario& s, const Population& pop)
+      : s_(s), pop_(pop), pipeline_(load_pixel_pipeline(s)), lane_(pixel_lane(s)) {
     m_.active = true;
     enrol_all();
   }
@@ -187,27 +247,11 @@ class PixelFaceSensor final : public FaceSensor {
     }
   }
 
-  // The person as the gate sees them: their own face (a look-alike: a near-copy of the resident they pass
-  // themselves off as) and, when worn, their usual mask.
   scene::Actor subject(const scene::LaneSpec& lane, const Person& p, MaskState truth) const {
-    scene::Actor a = scene::make_actor(lane, p.id, scene::Role::subject);
-    if (p.kind == PersonKind::lookalike) {
-      a.identity = render::lookalike_of(render::sample_identity(face_seed_, p.impersonates, lane_.demographics), s_.pixel.lookalike_resemblance,
-                                        face_seed_ ^ (0x9E3779B97F4A7C15ull * (p.id + 1)));
-    }
-    if (truth != MaskState::none) {
-      RandomStream habit(s_.seed, "pixel.mask", p.id);  // one mask kind and colour per person
-      const double u = habit.uniform();
-      a.look.mask = u < 0.55 ? render::MaskKind::surgical : u < 0.75 ? render::MaskKind::n95 : u < 0.9 ? render::MaskKind::cloth : render::MaskKind::black;
-      a.look.mask_colour = static_cast<int>(habit.below(4));
-      a.look.wear = truth == MaskState::worn ? render::MaskWear::proper : render::MaskWear::below_nose;
-    }
-    a.skin_c = p.core_c - p.skin_gradient_c;
-    return a;
+    return gate_subject(s_, lane, p, truth);
   }
 
-  // Each enrolled resident's enrolment photo: frontal, evenly lit, close (a phone held at arm's length),
-  // no mask. The core refuses a photo it cannot use; the resident retakes it up to twice.
+  // One gallery per compound, enrolled from its residents' photos.
   void enrol_all() {
     const std::size_t compounds = [&] {
       std::size_t n = 0;
@@ -216,23 +260,12 @@ class PixelFaceSensor final : public FaceSensor {
     }();
     for (std::size_t c = 0; c < compounds; ++c) {
       auto gallery = std::make_unique<Gallery>(Gallery::kShippedDim);
-      for (const std::uint32_t id : pop_.gallery(static_cast<std::uint16_t>(c))) {
-        const render::FaceIdentity identity = render::sample_identity(face_seed_, id, lane_.demographics);
-        bool ok = false;
-        for (std::uint32_t take = 0; take < 3 && !ok; ++take) {
-          render::Capture cap = render::sample_capture(face_seed_, id, 0x80000000u + take, s_.pixel.enrol_nuisance);
-          cap.interocular_px = 95;
-          cap.face_centre = {320, 230};
-          cap.jpeg_quality = 90;
-          const auto r = render::render_face(identity, cap);
-          const auto a = pipeline_->analyse(r.image);
-          if (a.usable()) {
-            gallery->add(id, a.embedding, recognizer::TemplateKind::unmasked);
-            ok = true;
-          }
-        }
-        ++(ok ? m_.enrolled : m_.failed_to_enrol);
-      }
+      const auto& ids = pop_.gallery(static_cast<std::uint16_t>(c));
+      const std::uint64_t refused = enrol_photos(*pipeline_, s_, ids, [&](std::uint32_t id, const std::vector<float>& e) {
+        gallery->add(id, e, recognizer::TemplateKind::unmasked);
+      });
+      m_.failed_to_enrol += refused;
+      m_.enrolled += ids.size() - refused;
       galleries_.push_back(std::move(gallery));
     }
   }
@@ -246,7 +279,6 @@ class PixelFaceSensor final : public FaceSensor {
   const Population& pop_;
   std::unique_ptr<vision::FacePipeline> pipeline_;
   std::vector<std::unique_ptr<Gallery>> galleries_;  // per compound
-  std::uint64_t face_seed_ = 0;
   scene::LaneSpec lane_;
   PixelMeasurements m_;
   std::map<std::string, std::uint64_t> failures_;

@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -108,6 +110,32 @@ std::string report_json(const Scenario& s, const Metrics& m, const RunOutput& ou
                   {"decided_on_other_person", px.decided_on_other}, {"mask_confusion_true_by_classified", conf},
                   {"failures_to_acquire", reasons}};
   }
+  if (out.hil.active) {  // wall-clock figures: a HIL run is paced by the wall clock and never byte-identical
+    const auto& h = out.hil;
+    const auto pct = [](std::vector<double> v, double q) {
+      if (v.empty()) return json(nullptr);
+      std::sort(v.begin(), v.end());
+      return json(v[static_cast<std::size_t>(std::min<double>(static_cast<double>(v.size() - 1), std::floor(q * static_cast<double>(v.size()))))]);
+    };
+    json events = json::object();
+    for (const auto& [k, n] : h.gates.events) events[k] = n;
+    j["hil"] = {
+        {"speed", h.speed},
+        {"startup_s", h.gates.startup_s},
+        {"pacing", {{"paced_events", h.pacing.paced_events}, {"late_events", h.pacing.late_events},
+                    {"tolerance_s", s.hil.tolerance_s}, {"max_lateness_s", to_seconds(h.pacing.max_lateness)},
+                    {"mean_lateness_s", h.pacing.paced_events ? to_seconds(h.pacing.total_lateness) / static_cast<double>(h.pacing.paced_events) : 0.0}}},
+        {"gatectl_exit", h.gates.gatectl_exit},
+        {"gatectl_events", events},
+        {"face_timeouts", h.face_timeouts},
+        {"card_timeouts", h.card_timeouts},
+        {"stray_opens", h.gates.stray_opens},
+        {"step_up_to_relay_s", {{"n", h.open_after_s.size()}, {"p50", pct(h.open_after_s, 0.5)}, {"p95", pct(h.open_after_s, 0.95)}}},
+        {"gatectl_frame_to_relay_ms", {{"n", h.gatectl_door_ms.size()}, {"p50", pct(h.gatectl_door_ms, 0.5)}, {"p95", pct(h.gatectl_door_ms, 0.95)}}},
+        {"recorded", {{"modbus_transactions", h.gates.modbus_transactions}, {"card_frames", h.gates.card_frames},
+                      {"frame_hashes", h.gates.frames_hashed}, {"frames_rendered", h.gates.frames_rendered}}},
+        {"files", "hil/"}};
+  }
   return j.dump(2) + "\n";
 }
 
@@ -205,6 +233,14 @@ std::string summary_text(const Scenario& s, const Metrics& m, const RunOutput& o
        << "/min/lane, capacity " << fixed(g.capacity_per_lane_per_min, 1) << "/min/lane, peak-hour P95 wait "
        << fixed(g.peak_hour_wait_s.p95, 1) << " s, longest queue " << g.max_queue << "\n";
   }
+  if (out.hil.active) {
+    const auto& h = out.hil;
+    os << "  hil: speed " << fixed(h.speed, 2) << ", gatectl up in " << fixed(h.gates.startup_s, 1) << " s; pacing: "
+       << h.pacing.late_events << " of " << h.pacing.paced_events << " events late (> " << fixed(s.hil.tolerance_s, 3)
+       << " s), worst " << fixed(to_seconds(h.pacing.max_lateness), 3) << " s; face timeouts " << h.face_timeouts
+       << ", card timeouts " << h.card_timeouts << "; recorded " << h.gates.modbus_transactions << " Modbus transactions, "
+       << h.gates.card_frames << " card frames, " << h.gates.frames_hashed << " frame hashes\n";
+  }
   if (!m.expectations.empty()) {
     os << "  expectations:\n";
     for (const auto& e : m.expectations) {
@@ -251,6 +287,15 @@ void write_run_directory(const std::string& dir, const Scenario& s, const Metric
     write_file_atomic((staging / "timeline.csv").string(), timeline_csv(out));
     write_file_atomic((staging / "junit.xml").string(), junit_xml(s, m, wall_seconds));
     write_file_atomic((staging / "report.json").string(), report_json(s, m, out));
+    if (out.hil.active && !out.hil.workdir.empty() && fs::exists(out.hil.workdir)) {
+      // gatectl's files and the device I/O log move in as hil/ (copied when on another file system).
+      std::error_code mv;
+      fs::rename(out.hil.workdir, staging / "hil", mv);
+      if (mv) {
+        fs::copy(out.hil.workdir, staging / "hil", fs::copy_options::recursive);
+        fs::remove_all(out.hil.workdir, mv);
+      }
+    }
   } catch (...) {
     fs::remove_all(staging, ec);
     throw;

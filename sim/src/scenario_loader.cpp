@@ -417,6 +417,18 @@ void cross_validate(Scenario& s, Loader& L, const std::string& file) {
     entry |= g.direction != GateDirection::exit && g.traffic_share > 0;
     exit |= g.direction != GateDirection::entry && g.traffic_share > 0;
   }
+  // In HIL each lane is configured in gatectl as an entry or an exit lane (a terminal knows its direction):
+  // a gate serving both directions alternates them, so it needs at least two lanes.
+  if (s.fidelity == "hil") {
+    for (std::size_t i = 0; i < s.gates.size(); ++i) {
+      const auto& g = s.gates[i];
+      const std::string base = "gates[" + std::to_string(i) + "]";
+      if (g.direction == GateDirection::both && g.lanes < 2)
+        fail(L.marks.count(base + ".lanes") ? base + ".lanes" : base + ".name",
+             "fidelity hil: gate '" + g.name + "' serves both directions with one lane; gatectl runs a lane as entry or exit: "
+             "give it 2 lanes (odd lanes entry, even lanes exit) or set direction: entry or exit");
+    }
+  }
   // Faults name a lane that exists, and a camera picture RTP/JPEG can carry.
   for (std::size_t i = 0; i < s.faults.size(); ++i) {
     auto& ft = s.faults[i];

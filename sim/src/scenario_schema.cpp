@@ -117,8 +117,8 @@ std::vector<Field> build() {
     sd.seed_ref = GT_REF(std::uint64_t, s.seed);
     f.push_back(std::move(sd));
   }
-  f.push_back(choice<std::string>("fidelity", "statistical: face outcomes sampled from calibrated distributions (face.*); pixel: every face attempt is rendered and decided by the real core in-process (pixel.*); hil arrives with its issue",
-                                  {{"statistical", "statistical"}, {"pixel", "pixel"}}, GT_REF(std::string, s.fidelity)));
+  f.push_back(choice<std::string>("fidelity", "statistical: face outcomes sampled from calibrated distributions (face.*); pixel: every face attempt is rendered and decided by the real core in-process (pixel.*); hil: the emulated devices on loopback sockets and one gatectl process per gate, paced to the wall clock (hil.*, devices.*, pixel.* for the rendered lane)",
+                                  {{"statistical", "statistical"}, {"pixel", "pixel"}, {"hil", "hil"}}, GT_REF(std::string, s.fidelity)));
   f.push_back(clock("day.start", "first arrival may occur at this time", GT_REF(SimTime, s.day_start)));
   f.push_back(clock("day.end", "no arrivals after this time; the run goes on until every queue is empty (at most a week: people still queued then are reported as unfinished and fail the run)", GT_REF(SimTime, s.day_end)));
   f.push_back(integer("day.index", "days", 0, 3650, "day number of the run; quarantine and validity windows count from day 0", GT_REF(int, s.day_index)));
@@ -284,6 +284,19 @@ std::vector<Field> build() {
   f.push_back(secs("devices.relay_pulse", 0.1, 60.0, "door relay pulse: how long the lock stays released after an open command", GT_REF(double, s.devices.relay_pulse_s)));
   f.push_back(secs("devices.relay_held_open", 1.0, 3600.0, "door open longer than this raises the held-open alarm", GT_REF(double, s.devices.relay_held_open_s)));
 
+  // --- hardware in the loop
+  f.push_back(num("hil.speed", "sim s per wall s", 0.1, 10.0, "pacing: simulated seconds per wall second (1 = real time)", GT_REF(double, s.hil.speed)));
+  f.push_back(boolean("hil.strict", "fail the run (exit 1) when an event starts more than hil.tolerance late in wall time; otherwise lateness is only reported", GT_REF(bool, s.hil.strict)));
+  f.push_back(secs("hil.tolerance", 0.001, 60.0, "lateness (wall time) above which an event counts as late", GT_REF(double, s.hil.tolerance_s)));
+  f.push_back(text("hil.gatectl", "the gatectl binary; empty: $GATETWIN_GATECTL, the gatectl built beside gatetwin, or gatectl on PATH", GT_REF(std::string, s.hil.gatectl)));
+  f.push_back(choice<std::string>("hil.fail_mode", "what gatectl's lanes do when the relay does not carry out an open: secure (the door stays locked) or safe",
+                                  {{"secure", "secure"}, {"safe", "safe"}}, GT_REF(std::string, s.hil.fail_mode)));
+  f.push_back(secs("hil.startup_timeout", 1.0, 600.0, "wall time allowed for gatectl to start and report every device of every lane up", GT_REF(double, s.hil.startup_timeout_s)));
+  f.push_back(secs("hil.face_timeout", 1.0, 120.0, "a resident offering their face waits this long at the terminal for the door, then swipes a card (if they hold one) or goes to staff", GT_REF(double, s.hil.face_timeout_s)));
+  f.push_back(secs("hil.card_timeout", 0.5, 120.0, "after a swipe, the wait for the door before a second swipe (after a misread) or staff", GT_REF(double, s.hil.card_timeout_s)));
+  f.push_back(secs("hil.walk_through", 0.0, 10.0, "from the lock's release to the door contact opening as the resident walks through", GT_REF(double, s.hil.walk_through_s)));
+  f.push_back(boolean("hil.record_frames", "record a hash of every camera frame with its simulated time in the run's device I/O log", GT_REF(bool, s.hil.record_frames)));
+
   // --- faults (a list)
   f.push_back(text("faults[].gate", "gate of the faulty device (empty: the first gate)", GT_REF(std::string, s.faults[i].gate)));
   f.push_back(integer("faults[].lane", "lane", 1, 64, "lane of the faulty device, from 1", GT_REF(int, s.faults[i].lane)));
@@ -334,6 +347,7 @@ const std::vector<std::pair<std::string, std::string>>& sections() {
       {"staff", "Staff on duty"},
       {"policy", "The gate policy (recognizer::Policy), the same engine the real core runs"},
       {"devices", "Emulated hardware of every lane (`gatetwin devices`; see docs/devices.md)"},
+      {"hil", "Hardware in the loop (fidelity: hil; see docs/hil.md)"},
       {"faults", "Device faults in simulated time (a list; see docs/devices.md)"},
       {"expect", "Expectations checked after the run (a violation makes `gatetwin run` exit 1)"},
   };

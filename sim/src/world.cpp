@@ -3,11 +3,17 @@
 #include <algorithm>
 #include <cmath>
 #include <deque>
+#include <filesystem>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 
+#include <unistd.h>
+
 #include "gatetwin/devices/wiegand.hpp"
 #include "gatetwin/sim/face_sensor.hpp"
+#include "gatetwin/sim/hil_gates.hpp"
+#include "gatetwin/sim/pixel_sensor.hpp"
 #include "gatetwin/sim/simulation.hpp"
 
 namespace gatetwin::sim {
@@ -55,7 +61,8 @@ struct ArrivalStream {
 
 class World {
  public:
-  explicit World(const Scenario& s) : s_(s), sim_(s.seed, s.day_start), pop_(s), face_(make_face_sensor(s, pop_)) {
+  World(const Scenario& s, std::filesystem::path hil_dir)
+      : s_(s), sim_(s.seed, s.day_start), pop_(s), face_(s.fidelity == "hil" ? make_statistical_face_sensor(s) : make_face_sensor(s, pop_)) {
     for (std::size_t g = 0; g < s.gates.size(); ++g) {
       Gate gate;
       gate.spec = &s.gates[g];
@@ -68,6 +75,13 @@ class World {
     out_.max_queue.assign(out_.lane_names.size(), 0);
     minute_max_.assign(out_.lane_names.size(), 0);
     minute_staff_max_.assign(gates_.size(), 0);
+    if (s.fidelity == "hil") {
+      if (hil_dir.empty()) hil_dir = std::filesystem::temp_directory_path() / ("gatetwin-hil-" + std::to_string(::getpid()));
+      hil_ = std::make_unique<HilGates>(s, pop_, hil_dir, [this](std::size_t lane, SimTime t) {
+        sim_.schedule_now_threadsafe([this, lane, t] { hil_open(lane, t); });
+      });
+      hil_lanes_.resize(out_.lane_names.size());
+    }
   }
 
   RunOutput run(const ProgressFn& progress) {
@@ -88,7 +102,28 @@ class World {
     progress_ = &progress;
     sim_.schedule_at(s_.day_start, [this] { sample_minute(); });
     // Arrivals stop at day.end; the run goes on until every queue is empty, for at most a week more.
-    const auto summary = sim_.run_until(s_.day_end + hours(24 * 7));
+    RunSummary summary;
+    if (hil_) {
+      // Hardware in the loop: simulated time follows the wall clock; the devices' clock starts with it.
+      hil_->start();
+      SteadyWallClock wall;
+      ScaledPacer pacer(s_.hil.speed, wall, s_.hil.strict, seconds(s_.hil.tolerance_s));
+      hil_->run_clock();
+      try {
+        summary = sim_.run_until(s_.day_end + hours(24 * 7), pacer);
+      } catch (...) {
+        hil_->stop();
+        throw;
+      }
+      hil_->stop();
+      out_.hil.active = true;
+      out_.hil.speed = s_.hil.speed;
+      out_.hil.pacing = pacer.stats();
+      out_.hil.gates = hil_->stats();
+      out_.hil.workdir = hil_->workdir();
+    } else {
+      summary = sim_.run_until(s_.day_end + hours(24 * 7));
+    }
     out_.events = summary.events_executed;
     out_.unfinished = active_;
     out_.end_time = out_.passages.empty() ? s_.day_start : out_.passages.back().decided;
@@ -230,7 +265,7 @@ class World {
     if (g.spec->queue == QueueMode::shared) {
       g.shared.push_back(idx);
       for (std::size_t l = 0; l < g.lanes.size(); ++l) {
-        if (!g.lanes[l].busy) {
+        if (!g.lanes[l].busy && lane_serves(gate, l, ps.rec.direction)) {
           start_next(gate, l);
           break;
         }
@@ -238,10 +273,11 @@ class World {
       note_queue(g.first_column, g.shared.size());
       return;
     }
-    std::size_t best = 0;
     const auto load = [&](std::size_t k) { return g.lanes[k].queue.size() + (g.lanes[k].busy ? 1 : 0); };
-    for (std::size_t l = 1; l < g.lanes.size(); ++l) {
-      if (load(l) < load(best)) best = l;
+    std::size_t best = g.lanes.size();
+    for (std::size_t l = 0; l < g.lanes.size(); ++l) {
+      if (!lane_serves(gate, l, ps.rec.direction)) continue;
+      if (best == g.lanes.size() || load(l) < load(best)) best = l;
     }
     g.lanes[best].queue.push_back(idx);
     if (!g.lanes[best].busy) start_next(gate, best);
@@ -258,12 +294,17 @@ class World {
     Gate& g = gates_[gate];
     auto& q = g.spec->queue == QueueMode::shared ? g.shared : g.lanes[lane].queue;
     if (q.empty() || g.lanes[lane].busy) return;
-    const std::uint32_t idx = q.front();
-    q.pop_front();
+    // A shared queue sends the first person this lane serves (in HIL a lane is an entry or an exit lane).
+    auto next = q.begin();
+    while (next != q.end() && !lane_serves(gate, lane, passages_[*next].rec.direction)) ++next;
+    if (next == q.end()) return;
+    const std::uint32_t idx = *next;
+    q.erase(next);
     g.lanes[lane].busy = true;
     Passage& ps = passages_[idx];
     ps.rec.lane = static_cast<std::int16_t>(lane);
     ps.rec.service_start = sim_.now();
+    if (hil_) return hil_begin(gate, lane, idx);
     const Duration t = serve(ps);
     sim_.schedule_in(t, [this, gate, lane, idx] { lane_done(gate, lane, idx); });
   }
@@ -403,7 +444,7 @@ class World {
     Gate& g = gates_[passages_[idx].rec.gate];
     if (g.spec->staff == 0) {
       passages_[idx].rec.staff_unavailable = true;
-      passages_[idx].tx->on_staff({false, std::nullopt});
+      staff_verdict(passages_[idx], {false, std::nullopt});
       decide(idx);
       return;
     }
@@ -436,7 +477,7 @@ class World {
     bool should_pass = ps.rec.entitled;
     // Staff measure with a hand-held thermometer after a terminal alarm, and whenever the terminal has not
     // measured this person (identity-first mode referrals, visitors) but the policy asks for temperature.
-    const auto& so = ps.tx->outcome();
+    const auto& so = ps.tx ? ps.tx->outcome() : ps.rec.outcome;
     if (so.temperature_alarm ||
         (so.temperature_measurements == 0 && s_.policy.temperature_mode != recognizer::TemperatureMode::off)) {
       const double handheld = std::round((p.core_c + r.normal(0.0, s_.thermal.handheld_sd_c)) * 10.0) / 10.0;
@@ -445,10 +486,242 @@ class World {
     }
     if (s_.policy.health_code_check && p.health != recognizer::HealthCode::green) should_pass = false;
     ev.approved = r.bernoulli(s_.staff.permit_check_accuracy) ? should_pass : !should_pass;
-    ps.tx->on_staff(ev);
+    staff_verdict(ps, ev);
     ++gates_[gate].staff_free;
     decide(idx);
     try_staff(gate);
+  }
+
+  // The staff's decision: through the policy engine's transaction, or, in HIL (where gatectl decided the
+  // terminal's part and the transaction lives in gatectl), as the staff post records it.
+  void staff_verdict(Passage& ps, const recognizer::StaffEvidence& ev) {
+    if (ps.tx) return ps.tx->on_staff(ev);
+    recognizer::Outcome& o = ps.rec.outcome;
+    o.verdict = ev.approved ? Verdict::grant : Verdict::deny;
+    o.reason = ev.approved ? recognizer::Reason::staff_approved : recognizer::Reason::staff_denied;
+    o.credential = recognizer::Credential::staff;
+    o.staff_temperature_c = ev.handheld_temperature_c;
+    o.referred_to_staff = true;
+  }
+
+  // ---------------------------------------------------------------- hardware in the loop
+  // A lane's state while a resident stands at it. gatectl decides; the simulation sees the relay.
+  struct HilLaneState {
+    enum class Phase { idle, face, card, door } phase = Phase::idle;
+    std::uint32_t idx = 0;
+    std::uint16_t gate = 0;
+    std::size_t lane = 0;
+    EventId timeout;
+    int swipes = 0;
+    bool misread = false;        // the last swipe's frame had a flipped bit
+    bool tried_face = false;
+    recognizer::Credential opened_by = recognizer::Credential::none;
+    std::vector<GateDecision> heard;   // gatectl's access events for this passage so far
+    EventId listen;
+  };
+
+  bool lane_serves(std::uint16_t gate, std::size_t lane, Direction d) const {
+    return !hil_ || hil_lane_direction(*gates_[gate].spec, static_cast<int>(lane)) == d;
+  }
+
+  void hil_begin(std::uint16_t gate, std::size_t lane, std::uint32_t idx) {
+    const std::size_t col = gates_[gate].first_column + lane;
+    HilLaneState& st = hil_lanes_[col];
+    st = HilLaneState{};
+    st.idx = idx;
+    st.gate = gate;
+    st.lane = lane;
+    Passage& ps = passages_[idx];
+    const Person& p = pop_.person(ps.rec.person);
+    scene::LaneSpec spec = hil_->lane_spec();
+    spec.passage = ps.rec.passage;
+    std::vector<scene::Actor> actors{gate_subject(s_, spec, p, ps.mask)};
+    if (!ps.tailgaters.empty()) actors.push_back(scene::make_actor(spec, passages_[ps.tailgaters.front()].rec.person, scene::Role::behind));
+    hil_->present(col, sim_.now(), ps.rec.passage, std::move(actors));
+    // Whoever has a face template (or passes themselves off as someone who has) looks at the camera and
+    // waits; the others go to the card reader or the staff post.
+    if (p.enrolled || p.kind == PersonKind::lookalike) {
+      st.phase = HilLaneState::Phase::face;
+      st.tried_face = true;
+      st.timeout = sim_.schedule_in(seconds(s_.hil.face_timeout_s), [this, col] { hil_timeout(col); });
+    } else {
+      hil_card_or_staff(col);
+    }
+    st.listen = sim_.schedule_in(kHilListen, [this, col, idx] { hil_listen(col, idx); });
+  }
+
+  // The resident hears the terminal: gatectl's announcement of a refusal, a referral, a request for the
+  // card, or a grant whose door did not open sends them on (after a moment to react) without waiting out
+  // the timeout. Whether the door opened is never taken from here: only the relay tells.
+  static constexpr Duration kHilListen = std::chrono::milliseconds(250);
+  static constexpr Duration kHilReact = std::chrono::milliseconds(700);
+  void hil_listen(std::size_t col, std::uint32_t idx) {
+    HilLaneState& st = hil_lanes_[col];
+    if (st.idx != idx || st.phase == HilLaneState::Phase::idle) return;
+    bool sent_on = false;
+    for (auto& d : hil_->take_decisions(col)) {
+      sent_on = sent_on || d.decision == "deny" || d.door == "not_opened" || d.referred_to_staff ||
+                (d.decision == "pending" && d.next == "read_card");
+      st.heard.push_back(std::move(d));
+    }
+    if (st.phase == HilLaneState::Phase::door) return;  // going through: nothing more to hear
+    if (sent_on && (st.phase == HilLaneState::Phase::face || st.phase == HilLaneState::Phase::card) && sim_.is_pending(st.timeout)) {
+      sim_.cancel(st.timeout);
+      st.timeout = sim_.schedule_in(kHilReact, [this, col] { hil_move_on(col); });
+    }
+    st.listen = sim_.schedule_in(kHilListen, [this, col, idx] { hil_listen(col, idx); });
+  }
+
+  // Next step after the face (or a swipe) did not open the door: a card (again only after a misread), or staff.
+  void hil_card_or_staff(std::size_t col) {
+    HilLaneState& st = hil_lanes_[col];
+    const Passage& ps = passages_[st.idx];
+    const auto card = hil_card(pop_.person(ps.rec.person), s_);
+    if (card && s_.policy.card_allowed && (st.swipes == 0 || (st.swipes == 1 && st.misread))) {
+      st.phase = HilLaneState::Phase::card;
+      RandomStream times(s_.seed, "hil.card", ps.rec.passage * 4 + static_cast<std::uint64_t>(st.swipes));
+      const std::uint32_t idx = st.idx;
+      sim_.schedule_in(draw(s_.service.card, times), [this, col, idx] { hil_swipe(col, idx); });
+      return;
+    }
+    hil_->leave(col);
+    hil_done(col, false);
+  }
+
+  void hil_swipe(std::size_t col, std::uint32_t idx) {
+    HilLaneState& st = hil_lanes_[col];
+    if (st.idx != idx || st.phase != HilLaneState::Phase::card) return;  // the door opened meanwhile
+    const Passage& ps = passages_[idx];
+    const auto card = hil_card(pop_.person(ps.rec.person), s_);
+    auto frame = devices::wiegand::encode(*card);
+    RandomStream r(s_.seed, "hil.card.read", ps.rec.passage * 4 + static_cast<std::uint64_t>(st.swipes));
+    st.misread = frame && r.bernoulli(s_.card.read_error);
+    if (st.misread) frame = devices::wiegand::flip_bit(*frame, static_cast<unsigned>(r.below(frame->bits)));
+    ++st.swipes;
+    ++out_.attempts.card_swipes;
+    if (st.misread) ++out_.attempts.card_misreads;
+    if (frame) hil_->swipe(col, *frame);
+    st.timeout = sim_.schedule_in(seconds(s_.hil.card_timeout_s), [this, col] { hil_timeout(col); });
+  }
+
+  void hil_timeout(std::size_t col) {
+    HilLaneState& st = hil_lanes_[col];
+    if (st.phase == HilLaneState::Phase::face) ++out_.hil.face_timeouts;
+    else if (st.phase == HilLaneState::Phase::card) ++out_.hil.card_timeouts;
+    hil_move_on(col);
+  }
+  void hil_move_on(std::size_t col) {
+    const HilLaneState& st = hil_lanes_[col];
+    if (st.phase == HilLaneState::Phase::face || st.phase == HilLaneState::Phase::card) hil_card_or_staff(col);
+  }
+
+  // The relay energised (an input from the device thread, run at the present simulated time).
+  void hil_open(std::size_t col, SimTime relay_time) {
+    HilLaneState& st = hil_lanes_[col];
+    if (st.phase != HilLaneState::Phase::face && st.phase != HilLaneState::Phase::card) return;
+    sim_.cancel(st.timeout);
+    st.opened_by = st.swipes > 0 ? recognizer::Credential::card : recognizer::Credential::face;  // hil_outcome refines it
+    st.phase = HilLaneState::Phase::door;
+    const Passage& ps = passages_[st.idx];
+    out_.hil.open_after_s.push_back(to_seconds(relay_time - ps.rec.service_start));
+    RandomStream times(s_.seed, "service", ps.rec.passage);
+    const Duration cycle = draw(s_.service.door_cycle, times);
+    sim_.schedule_in(seconds(s_.hil.walk_through_s), [this, col, cycle] {
+      hil_->door(col, true);
+      sim_.schedule_in(cycle, [this, col] {
+        hil_->door(col, false);
+        hil_done(col, true);
+      });
+    });
+  }
+
+  // The resident left the terminal: through the door, or to the staff post.
+  void hil_done(std::size_t col, bool opened) {
+    HilLaneState& st = hil_lanes_[col];
+    st.phase = HilLaneState::Phase::idle;
+    sim_.cancel(st.listen);
+    Passage& ps = passages_[st.idx];
+    for (auto& d : hil_->take_decisions(col)) st.heard.push_back(std::move(d));
+    hil_outcome(ps, st, st.heard, opened);
+    Gate& g = gates_[st.gate];
+    g.lanes[st.lane].busy = false;
+    ps.rec.lane_end = sim_.now();
+    if (opened) decide(st.idx);
+    else to_staff(st.idx);
+    start_next(st.gate, st.lane);
+  }
+
+  // The terminal's part of the outcome from gatectl's access events for this passage, and the attempt
+  // counts (one face access event is one decided attempt; a face phase without any is a failure to acquire).
+  void hil_outcome(Passage& ps, const HilLaneState& st, const std::vector<GateDecision>& ds, bool opened) {
+    recognizer::Outcome& o = ps.rec.outcome;
+    o = {};
+    const Person& p = pop_.person(ps.rec.person);
+    const auto m = static_cast<std::size_t>(ps.mask);
+    const GateDecision* last = nullptr;
+    for (const auto& d : ds) {
+      last = &d;
+      if (d.door_ms) out_.hil.gatectl_door_ms.push_back(*d.door_ms);
+      if (d.temperature_c) {
+        ++o.temperature_measurements;
+        ++out_.attempts.temperature_measurements;
+        o.temperature_c = d.temperature_c;
+      }
+      o.temperature_alarm = o.temperature_alarm || d.abnormal_temperature;
+      // The camera sees everyone; only those who offer their face make face attempts (a resident who
+      // refused enrolment is "an unrecognised face" to gatectl while they swipe their card).
+      if (d.source != "face" || !st.tried_face) continue;
+      ++o.face_attempts;
+      ++o.match_attempts;
+      ++out_.attempts.face_attempts[m];
+      const bool named_other = d.person && *d.person != p.id;
+      if (p.kind == PersonKind::resident && p.enrolled) {
+        ++out_.attempts.genuine[m];
+        if (!(d.decision == "grant" && d.person == p.id)) ++out_.attempts.genuine_nonmatch[m];
+        if (named_other) ++out_.attempts.misidentified;
+      } else {
+        ++out_.attempts.impostor[m];
+        if (d.person) ++out_.attempts.impostor_match[m];
+      }
+      if (d.decision == "grant" && d.person) o.identified_by = recognizer::Credential::face;
+    }
+    if (st.tried_face && o.face_attempts == 0) {
+      ++o.face_attempts;
+      ++out_.attempts.face_attempts[m];
+      ++out_.attempts.fta[m];
+    }
+    if (last) {
+      o.reason = reason_named(last->reason);
+      if (last->person) o.person_id = last->person;
+      o.mask_reminder = last->reason == "mask_required";
+    }
+    if (opened) {
+      o.verdict = Verdict::grant;
+      o.credential = st.opened_by;
+      // The credential of gatectl's last grant opened it (a face may still be recognised after a swipe).
+      for (auto it = ds.rbegin(); it != ds.rend(); ++it)
+        if (it->decision == "grant") {
+          o.credential = it->source == "card" ? recognizer::Credential::card : recognizer::Credential::face;
+          last = &*it;
+          o.reason = reason_named(it->reason);
+          o.person_id = it->person;
+          break;
+        }
+      if (!last || last->decision != "grant")
+        o.reason = o.credential == recognizer::Credential::face ? recognizer::Reason::recognised : recognizer::Reason::card_accepted;
+      if (o.credential == recognizer::Credential::card && o.identified_by == recognizer::Credential::none)
+        o.identified_by = recognizer::Credential::card;
+    } else {
+      o.verdict = Verdict::deny;
+      if (!last) o.reason = st.tried_face ? recognizer::Reason::failure_to_acquire : recognizer::Reason::no_credential;
+      o.referred_to_staff = true;
+    }
+  }
+
+  static recognizer::Reason reason_named(const std::string& name) {
+    for (int k = 0; k <= static_cast<int>(recognizer::Reason::no_credential); ++k)
+      if (recognizer::to_string(static_cast<recognizer::Reason>(k)) == name) return static_cast<recognizer::Reason>(k);
+    return recognizer::Reason::none;
   }
 
   // ---------------------------------------------------------------- outcome
@@ -462,6 +735,7 @@ class World {
     out_.passages.push_back(r);
     ps.tx.reset();
     --active_;
+    if (hil_ && active_ == 0 && sim_.now() >= s_.day_end) sim_.stop();  // paced runs end when the last person is through
     for (const std::uint32_t f : followers) {
       if (r.passed) {
         PassageRecord& fr = passages_[f].rec;
@@ -498,6 +772,7 @@ class World {
     }
     if (*progress_ && out_.timeline.size() % 60 == 0) (*progress_)(sim_.now(), s_.day_end);
     if (sim_.now() < s_.day_end || active_ > 0) sim_.schedule_in(std::chrono::minutes(1), [this] { sample_minute(); });
+    else if (hil_) sim_.stop();
   }
 
   const Scenario& s_;
@@ -511,12 +786,16 @@ class World {
   const ProgressFn* progress_ = nullptr;
   std::vector<std::uint32_t> minute_max_, minute_staff_max_;  // longest queues in the current minute
   RunOutput out_;
+  std::unique_ptr<HilGates> hil_;           // fidelity hil
+  std::vector<HilLaneState> hil_lanes_;     // by timeline column
 };
 
 }  // namespace
 
-RunOutput run_world(const Scenario& scenario, const ProgressFn& progress) {
-  World w(scenario);
+RunOutput run_world(const Scenario& scenario, const ProgressFn& progress) { return run_world(scenario, progress, {}); }
+
+RunOutput run_world(const Scenario& scenario, const ProgressFn& progress, const std::filesystem::path& hil_workdir) {
+  World w(scenario, hil_workdir);
   return w.run(progress);
 }
 

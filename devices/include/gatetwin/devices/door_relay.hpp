@@ -34,7 +34,7 @@ enum class DoorState : std::uint8_t {
 
 // Why something changed.
 enum class DoorCause : std::uint8_t {
-  coil_on,          // a client energised the relay (starts or restarts a pulse)
+  coil_on,          // a client energised the relay (starts a pulse, or restarts it: an event even when nothing else changed)
   coil_off,         // a client released the relay
   pulse_expired,    // the pulse time ran out
   exit_button,      // the exit button started a pulse

@@ -58,12 +58,17 @@ struct LaneSources {
   std::shared_ptr<devices::TemperatureSource> temperature;
 };
 using SourceFactory = std::function<LaneSources(const GateSpec& gate, int lane)>;
+// Wraps a lane's Modbus device before its server is made (HIL records every transaction this way). Gets
+// the lane's name ("north-1"), "thermal" or "relay", and the device; returns the handler the server
+// serves, owned by the caller and outliving the rig (or the device itself).
+using ModbusWrap = std::function<devices::modbus::Handler*(const std::string& lane, const std::string& device,
+                                                           devices::modbus::Handler& handler)>;
 
 class DeviceRig {
  public:
   // Builds and binds every lane's devices (ports from devices.base_port, or free ones). Throws
   // std::runtime_error naming the device and port when one cannot be bound.
-  DeviceRig(const Scenario& scenario, const devices::Clock& clock, SourceFactory sources = {});
+  DeviceRig(const Scenario& scenario, const devices::Clock& clock, SourceFactory sources = {}, ModbusWrap wrap = {});
   ~DeviceRig();  // stops everything and joins the thread
   DeviceRig(const DeviceRig&) = delete;
   DeviceRig& operator=(const DeviceRig&) = delete;

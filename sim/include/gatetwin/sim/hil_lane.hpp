@@ -9,6 +9,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <vector>
@@ -37,6 +38,10 @@ class HilLane {
   void door(bool open);
   void leave();  // the resident steps away without passing (refused, gone to the staff post)
 
+  // Also calls `fn` for every relay event, on the relay's thread with the relay's lock held: it must only
+  // queue work (Simulation::schedule_now_threadsafe), never call back into the relay. Set before serving.
+  void on_event(std::function<void(const devices::DoorEvent&)> fn) { on_event_ = std::move(fn); }
+
   // Every relay event so far (state changes with their simulated times), for the run's record.
   std::vector<devices::DoorEvent> events() const;
 
@@ -47,6 +52,7 @@ class HilLane {
   std::condition_variable changed_;
   std::vector<devices::DoorEvent> events_;
   std::size_t waiting_from_ = 0;   // events before this index belong to earlier passages
+  std::function<void(const devices::DoorEvent&)> on_event_;
 };
 
 }  // namespace gatetwin::sim

@@ -174,6 +174,21 @@ struct DeviceFaultSpec {
   double jitter_s = 0.0;         // delayed: plus a uniform draw in [0, jitter)
 };
 
+// Hardware in the loop (fidelity: hil): the emulated devices of every lane on loopback sockets, one gatectl
+// process per gate, simulated time paced to the wall clock (docs/hil.md).
+struct HilSpec {
+  double speed = 1.0;               // simulated seconds per wall second
+  bool strict = false;              // fail the run when an event starts later than `tolerance_s` (wall time)
+  double tolerance_s = 0.5;
+  std::string gatectl;              // the gatectl binary; "" = $GATETWIN_GATECTL, beside gatetwin, or on PATH
+  std::string fail_mode = "secure"; // gatectl lanes' fail mode: secure (door stays locked) or safe
+  double startup_timeout_s = 60.0;  // wall time for gatectl to load and report every device up
+  double face_timeout_s = 10.0;     // a resident waits this long at the terminal for the door before the card or staff
+  double card_timeout_s = 5.0;      // ... after a swipe
+  double walk_through_s = 0.6;      // from the lock's release to the door contact opening
+  bool record_frames = true;        // record each camera frame's hash (with its simulated time) in the run's I/O log
+};
+
 struct Expectations {
   std::optional<double> far_max, frr_max, fta_max, p95_wait_s_max, mean_wait_s_max, max_wait_s_max,
       throughput_min, fever_sensitivity_min, fever_false_alarm_max, unauthorised_entries_max,
@@ -201,6 +216,7 @@ struct Scenario {
   recognizer::Policy policy;
   DevicesSpec devices;
   std::vector<DeviceFaultSpec> faults;
+  HilSpec hil;
   Expectations expect;
 };
 

@@ -3,11 +3,14 @@
 // one Simulation. `run_world` is a pure function of the scenario (which includes its seed).
 #include <array>
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <string>
 #include <vector>
 
 #include "gatetwin/recognizer/policy.hpp"
+#include "gatetwin/sim/hil_gates.hpp"
+#include "gatetwin/sim/pacing.hpp"
 #include "gatetwin/sim/population.hpp"
 #include "gatetwin/sim/scenario.hpp"
 #include "gatetwin/sim/time.hpp"
@@ -94,6 +97,19 @@ struct PixelMeasurements {
   static constexpr const char* kStages[7] = {"detect", "landmarks", "align", "quality", "mask", "embed", "total"};
 };
 
+// What a hardware-in-the-loop run measured about itself (empty in the other fidelities).
+struct HilMeasurements {
+  bool active = false;
+  double speed = 1.0;
+  PacingStats pacing;                    // how far behind the wall clock events started
+  HilStats gates;                        // gatectl, devices, recorded I/O
+  std::filesystem::path workdir;         // gatectl's files and the I/O log; the run directory keeps it as hil/
+  std::uint64_t face_timeouts = 0;       // residents who waited hil.face_timeout at the terminal in vain
+  std::uint64_t card_timeouts = 0;
+  std::vector<double> open_after_s;      // per opened passage: simulated s from stepping up to the relay
+  std::vector<double> gatectl_door_ms;   // gatectl's own frame (or swipe) to relay-reply times
+};
+
 // The longest queues seen during the minute that starts at `t`.
 struct TimelineSample {
   SimTime t;
@@ -115,6 +131,7 @@ struct RunOutput {
   std::vector<std::string> person_labels;  // by person id
   std::vector<bool> febrile;               // ground truth by person id
   PixelMeasurements pixel;                 // fidelity: pixel only
+  HilMeasurements hil;                     // fidelity: hil only
   bool person_febrile(std::uint32_t id) const { return febrile[id]; }
 };
 
@@ -122,5 +139,9 @@ struct RunOutput {
 using ProgressFn = std::function<void(SimTime now, SimTime day_end)>;
 
 RunOutput run_world(const Scenario& scenario, const ProgressFn& progress = {});
+// fidelity hil keeps gatectl's files and the device I/O log in `hil_workdir` (created; a temporary
+// directory when empty). Throws HilSetupError when HIL cannot start, PacingError when hil.strict is set
+// and the run fell behind the wall clock.
+RunOutput run_world(const Scenario& scenario, const ProgressFn& progress, const std::filesystem::path& hil_workdir);
 
 }  // namespace gatetwin::sim
