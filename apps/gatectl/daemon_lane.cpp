@@ -277,6 +277,9 @@ void Lane::on_card(const CardSwipe& swipe) {
     stop_.wait_for(kThermalPoll);
   }
   if (in.thermal && in.thermal->status != gr::ThermalStatus::ok) thermal_invalid(*in.thermal, "card");
+  // Still waiting for a temperature when measure_timeout ran out: the holder goes to staff, who measure
+  // by hand (as the face path refers after repeated failed readings).
+  const bool referred_for_thermal = r.event.decision == gr::Verdict::pending && r.event.next == gr::Step::measure_temperature;
   {
     std::lock_guard lock(stats_mu_);
     ++stats_.card_attempts;
@@ -284,6 +287,7 @@ void Lane::on_card(const CardSwipe& swipe) {
   const rv::AccessEvent& e = r.event;
   Json ev = {{"event", "access"}, {"gate", shared_.config.gate}, {"lane", lane_.name}, {"source", "card"},
              {"attempt", ++attempts_}, {"card", card}};
+  if (referred_for_thermal) ev["referred_to_staff"] = true;
   if (in.thermal) ev["thermal_detail"] = in.thermal->detail;
   ev["latency_ms"] = ms_between(swipe.received, Clock::now());
   std::string error;

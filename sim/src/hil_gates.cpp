@@ -12,6 +12,7 @@
 #include <cstring>
 #include <fstream>
 #include <mutex>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -448,6 +449,13 @@ void HilGates::start() {
   Impl& m = *impl_;
   const Scenario& s = m.s;
   std::error_code ec;
+  // A HIL directory left by an earlier run (kept after a failure) is cleared: its galleries and logs must
+  // not leak into this run. Anything else is never removed.
+  if (fs::exists(dir_, ec) && !fs::is_empty(dir_, ec)) {
+    if (!fs::exists(dir_ / "policy.yaml", ec)) throw HilSetupError(dir_.string() + ": exists and is not a GateTwin HIL directory; refusing to use it");
+    fs::remove_all(dir_, ec);
+    if (ec) throw HilSetupError(dir_.string() + ": cannot clear the earlier HIL directory: " + ec.message());
+  }
   fs::create_directories(dir_, ec);
   if (ec) throw HilSetupError(dir_.string() + ": cannot create the HIL directory: " + ec.message());
   const std::string bin = find_gatectl(s);
@@ -496,15 +504,19 @@ void HilGates::start() {
     m.gatectl.push_back(std::make_unique<Child>(bin, std::vector<std::string>{"run", "--config", (dir_ / ("gatectl-" + std::to_string(g) + ".yaml")).string()},
                                                 dir_ / ("gatectl-" + std::to_string(g) + ".log"), env));
   }
-  // Ready: every lane's camera, thermal sensor, relay and card reader reported up in gatectl's log.
-  std::map<std::string, int> up;  // lane -> devices up
+  // Ready: gatectl has reported every device of every lane, up or (a device faulty from the start) down.
+  std::map<std::string, std::set<std::string>> settled;  // lane -> devices reported
   const auto limit = t0 + std::chrono::milliseconds(static_cast<std::int64_t>(s.hil.startup_timeout_s * 1000));
   for (;;) {
     for (std::size_t g = 0; g < m.tails.size(); ++g) {
       for (const Json& j : m.tails[g].read()) {
         const std::string type = j.value("event", "");
         ++m.stats.events[type];
-        if (type.size() > 3 && type.compare(type.size() - 3, 3, "_up") == 0) ++up[j.value("lane", "")];
+        const auto ends = [&](const char* tail) {
+          const std::string t = tail;
+          return type.size() > t.size() && type.compare(type.size() - t.size(), t.size(), t) == 0;
+        };
+        if (ends("_up") || ends("_down")) settled[j.value("lane", "")].insert(j.value("device", type));
       }
       if (const auto rc = m.gatectl[g]->poll()) {
         std::ifstream log(dir_ / ("gatectl-" + std::to_string(g) + ".log"));
@@ -515,13 +527,13 @@ void HilGates::start() {
       }
     }
     bool all = true;
-    for (const auto& name : m.lane_names) all = all && up[name] >= 4;
+    for (const auto& name : m.lane_names) all = all && settled[name].size() >= 4;
     if (all) break;
     if (std::chrono::steady_clock::now() > limit) {
       std::string missing;
       for (const auto& name : m.lane_names)
-        if (up[name] < 4) missing += " " + name + " (" + std::to_string(up[name]) + " of 4 devices up)";
-      throw HilSetupError("gatectl did not report every device up within hil.startup_timeout (" +
+        if (settled[name].size() < 4) missing += " " + name + " (" + std::to_string(settled[name].size()) + " of 4 devices reported)";
+      throw HilSetupError("gatectl did not report every device up or down within hil.startup_timeout (" +
                           std::to_string(s.hil.startup_timeout_s) + " s):" + missing + "; see " + dir_.string() + "/gatectl-*.log");
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));

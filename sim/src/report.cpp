@@ -130,7 +130,16 @@ std::string report_json(const Scenario& s, const Metrics& m, const RunOutput& ou
         {"face_timeouts", h.face_timeouts},
         {"card_timeouts", h.card_timeouts},
         {"stray_opens", h.gates.stray_opens},
-        {"step_up_to_relay_s", {{"n", h.open_after_s.size()}, {"p50", pct(h.open_after_s, 0.5)}, {"p95", pct(h.open_after_s, 0.95)}}},
+        {"step_up_to_relay_s", [&] {
+           json by_lane = json::object();
+           for (std::size_t c = 0; c < out.lane_names.size(); ++c) {
+             std::vector<double> v;
+             for (std::size_t i = 0; i < h.open_after_s.size(); ++i)
+               if (h.open_lane[i] == c) v.push_back(h.open_after_s[i]);
+             by_lane[out.lane_names[c]] = {{"n", v.size()}, {"p50", pct(v, 0.5)}, {"p95", pct(v, 0.95)}};
+           }
+           return json{{"n", h.open_after_s.size()}, {"p50", pct(h.open_after_s, 0.5)}, {"p95", pct(h.open_after_s, 0.95)}, {"by_lane", by_lane}};
+         }()},
         {"gatectl_frame_to_relay_ms", {{"n", h.gatectl_door_ms.size()}, {"p50", pct(h.gatectl_door_ms, 0.5)}, {"p95", pct(h.gatectl_door_ms, 0.95)}}},
         {"recorded", {{"modbus_transactions", h.gates.modbus_transactions}, {"card_frames", h.gates.card_frames},
                       {"frame_hashes", h.gates.frames_hashed}, {"frames_rendered", h.gates.frames_rendered}}},

@@ -291,7 +291,7 @@ std::vector<Field> build() {
   f.push_back(text("hil.gatectl", "the gatectl binary; empty: $GATETWIN_GATECTL, the gatectl built beside gatetwin, or gatectl on PATH", GT_REF(std::string, s.hil.gatectl)));
   f.push_back(choice<std::string>("hil.fail_mode", "what gatectl's lanes do when the relay does not carry out an open: secure (the door stays locked) or safe",
                                   {{"secure", "secure"}, {"safe", "safe"}}, GT_REF(std::string, s.hil.fail_mode)));
-  f.push_back(secs("hil.startup_timeout", 1.0, 600.0, "wall time allowed for gatectl to start and report every device of every lane up", GT_REF(double, s.hil.startup_timeout_s)));
+  f.push_back(secs("hil.startup_timeout", 1.0, 600.0, "wall time allowed for gatectl to start and report every device of every lane up (or down, when faulty from the start)", GT_REF(double, s.hil.startup_timeout_s)));
   f.push_back(secs("hil.face_timeout", 1.0, 120.0, "a resident offering their face waits this long at the terminal for the door, then swipes a card (if they hold one) or goes to staff", GT_REF(double, s.hil.face_timeout_s)));
   f.push_back(secs("hil.card_timeout", 0.5, 120.0, "after a swipe, the wait for the door before a second swipe (after a misread) or staff", GT_REF(double, s.hil.card_timeout_s)));
   f.push_back(secs("hil.walk_through", 0.0, 10.0, "from the lock's release to the door contact opening as the resident walks through", GT_REF(double, s.hil.walk_through_s)));

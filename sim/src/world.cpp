@@ -624,6 +624,7 @@ class World {
     st.phase = HilLaneState::Phase::door;
     const Passage& ps = passages_[st.idx];
     out_.hil.open_after_s.push_back(to_seconds(relay_time - ps.rec.service_start));
+    out_.hil.open_lane.push_back(static_cast<std::uint32_t>(col));
     RandomStream times(s_.seed, "service", ps.rec.passage);
     const Duration cycle = draw(s_.service.door_cycle, times);
     sim_.schedule_in(seconds(s_.hil.walk_through_s), [this, col, cycle] {
@@ -672,8 +673,11 @@ class World {
       // refused enrolment is "an unrecognised face" to gatectl while they swipe their card).
       if (d.source != "face" || !st.tried_face) continue;
       ++o.face_attempts;
-      ++o.match_attempts;
       ++out_.attempts.face_attempts[m];
+      // A decision that never reached matching (the temperature came first and failed; the mask was
+      // refused) is not a biometric attempt: the engine names a person, or finds nobody.
+      if (!d.person && d.reason != "not_recognised") continue;
+      ++o.match_attempts;
       const bool named_other = d.person && *d.person != p.id;
       if (p.kind == PersonKind::resident && p.enrolled) {
         ++out_.attempts.genuine[m];
@@ -683,7 +687,7 @@ class World {
         ++out_.attempts.impostor[m];
         if (d.person) ++out_.attempts.impostor_match[m];
       }
-      if (d.decision == "grant" && d.person) o.identified_by = recognizer::Credential::face;
+      if (d.person) o.identified_by = recognizer::Credential::face;
     }
     if (st.tried_face && o.face_attempts == 0) {
       ++o.face_attempts;

@@ -67,7 +67,7 @@ struct GateDecision {
 };
 
 struct HilStats {
-  double startup_s = 0;                          // wall time from launching gatectl to every device up
+  double startup_s = 0;                          // wall time from launching gatectl to every device reported up (or down)
   std::vector<int> gatectl_exit;                 // per gate: the exit status after SIGTERM (0 = clean)
   std::map<std::string, std::uint64_t> events;   // gatectl's events by type (access, camera_down, relay_unreachable, ...)
   std::uint64_t frames_rendered = 0;             // by the lanes' stages
@@ -88,7 +88,7 @@ class HilGates {
   HilGates& operator=(const HilGates&) = delete;
 
   // Enrols the galleries (the core's models, in this process), writes gatectl's files, starts the devices
-  // and one gatectl per gate, and waits until gatectl reports every device of every lane up (wall limit
+  // and one gatectl per gate, and waits until gatectl reports every device of every lane up, or down when faulty (wall limit
   // hil.startup_timeout). Simulated time stands at day.start until run_clock(). Throws HilSetupError.
   void start();
   // Simulated time starts moving from day.start at hil.speed, now.

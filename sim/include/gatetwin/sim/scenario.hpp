@@ -182,7 +182,7 @@ struct HilSpec {
   double tolerance_s = 0.5;
   std::string gatectl;              // the gatectl binary; "" = $GATETWIN_GATECTL, beside gatetwin, or on PATH
   std::string fail_mode = "secure"; // gatectl lanes' fail mode: secure (door stays locked) or safe
-  double startup_timeout_s = 60.0;  // wall time for gatectl to load and report every device up
+  double startup_timeout_s = 60.0;  // wall time for gatectl to load and report every device up (or down)
   double face_timeout_s = 10.0;     // a resident waits this long at the terminal for the door before the card or staff
   double card_timeout_s = 5.0;      // ... after a swipe
   double walk_through_s = 0.6;      // from the lock's release to the door contact opening
