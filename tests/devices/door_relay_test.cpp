@@ -169,6 +169,27 @@ TEST(DoorRelay, WritingTheCoilOffRelocksAtOnceAndOnAgainRestartsThePulse) {
   EXPECT_EQ(steps(rig.relay.take_events()).back().cause, DoorCause::coil_on);
 }
 
+
+// An observer that learns grants from the relay (HIL) must see a second grant that arrives while the
+// relay is still energised from the first: the restart is an event although no state changed.
+TEST(DoorRelay, EnergisingTheEnergisedRelayIsAnEventAtItsTime) {
+  Rig rig;
+  std::vector<gd::DoorEvent> heard;
+  rig.relay.set_listener([&](const gd::DoorEvent& e) { heard.push_back(e); });
+  rig.relay.handle(coil(0, true));
+  rig.at(2 * kSecond);
+  const std::size_t before = heard.size();
+  rig.relay.handle(coil(0, true));
+  ASSERT_EQ(heard.size(), before + 1);
+  EXPECT_EQ(heard.back().cause, DoorCause::coil_on);
+  EXPECT_EQ(heard.back().time, 2 * kSecond);
+  EXPECT_EQ(heard.back().from, heard.back().to);  // still unlocked: a restart, not a change
+  // Writing the coil off twice is not: only the first relocks.
+  rig.relay.handle(coil(0, false));
+  const std::size_t after_off = heard.size();
+  rig.relay.handle(coil(0, false));
+  EXPECT_EQ(heard.size(), after_off);
+}
 TEST(DoorRelay, HeldOpenAlarmRisesAfterTheDelayAndClearsOnClosing) {
   Rig rig;
   ASSERT_FALSE(rig.exception_of(write(reg::held_open_delay_s, {5})));
