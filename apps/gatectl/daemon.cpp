@@ -222,7 +222,8 @@ int run_daemon(const fs::path& config_file, const RunOptions& options) {
   Json final_state = snapshot();
   Json summary = Json::array();
   for (const auto& l : final_state["lanes"])
-    summary.push_back({{"lane", l["name"]}, {"frames_read", l["frames_read"]}, {"attempts", l["attempts"]},
+    summary.push_back({{"lane", l["name"]}, {"frames_read", l["frames_read"]}, {"frames_skipped", l["frames_skipped"]},
+                       {"frames_analysed", l["frames_analysed"]}, {"analysis_ms", l["analysis_ms"]}, {"attempts", l["attempts"]},
                        {"decisions", l["decisions"]}});
   status.reset();  // removes the socket
   lanes.clear();

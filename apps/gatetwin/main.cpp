@@ -13,6 +13,8 @@
 #include "gatetwin/sim/metrics.hpp"
 #include "gatetwin/sim/pixel_sensor.hpp"
 #include "device_commands.hpp"
+#include "replay_commands.hpp"
+#include "run_command.hpp"
 #include "gatetwin/sim/report.hpp"
 #include "gatetwin/sim/scenario_loader.hpp"
 #include "gatetwin/sim/world.hpp"
@@ -21,75 +23,24 @@ namespace gs = gatetwin::sim;
 
 namespace {
 
-bool print_errors(const gs::LoadResult& r) {
-  for (const auto& e : r.errors) std::cerr << e.str() << "\n";
-  if (!r.errors.empty()) std::cerr << r.errors.size() << " error(s); nothing was run\n";
-  return r.errors.empty();
-}
-
 int cmd_run(const std::string& file, std::string out_dir, const std::vector<std::string>& sets, std::optional<std::uint64_t> seed,
             const std::string& junit_path, bool quiet) {
   std::vector<std::string> overrides = sets;
   if (seed) overrides.push_back("seed=" + std::to_string(*seed));
   const auto loaded = gs::load_scenario_file(file, overrides);
-  if (!print_errors(loaded)) return 2;
+  if (!gatetwin::app::print_load_errors(loaded)) return 2;
   const gs::Scenario& s = *loaded.scenario;
   if (out_dir.empty()) {
     out_dir = "runs/" + std::filesystem::path(file).stem().string() + "-seed" + std::to_string(s.seed);
   }
-  const auto t0 = std::chrono::steady_clock::now();
-  auto last = t0;
-  // Progress on stderr for runs longer than a few seconds.
-  const gs::ProgressFn progress = [&](gs::SimTime now, gs::SimTime end) {
-    const auto wall = std::chrono::steady_clock::now();
-    if (quiet || wall - t0 < std::chrono::seconds(2) || wall - last < std::chrono::seconds(1)) return;
-    last = wall;
-    const double frac = std::min(1.0, gs::to_seconds(now - s.day_start) / gs::to_seconds(end - s.day_start));
-    std::fprintf(stderr, "  ... %s simulated (%.0f%% of the day)\n", gs::format_clock(now).substr(0, 5).c_str(), 100.0 * frac);
-  };
-  gs::RunOutput out;
-  // HIL keeps gatectl's files and the device I/O beside the run directory until it moves in as hil/.
-  const std::filesystem::path hil_work = std::filesystem::absolute(out_dir).lexically_normal().string() + ".hil-work";
-  try {
-    out = gs::run_world(s, progress, s.fidelity == "hil" ? hil_work : std::filesystem::path{});
-  } catch (const gs::PixelSetupError& e) {  // models missing or altered: bad input, nothing written
-    std::cerr << "gatetwin: " << e.what() << "\n";
-    return 2;
-  } catch (const gs::HilSetupError& e) {
-    std::cerr << "gatetwin: fidelity hil could not start: " << e.what() << "\n(files kept in " << hil_work.string() << ")\n";
-    return 3;
-  } catch (const gs::PacingError& e) {
-    std::cerr << "gatetwin: hil.strict: " << e.what() << "; the run is void (files kept in " << hil_work.string() << ")\n";
-    return 1;
-  }
-  const gs::Metrics m = gs::compute_metrics(s, out);
-  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  try {
-    gs::write_run_directory(out_dir, s, m, out, wall);
-    if (!junit_path.empty()) gs::write_file_atomic(junit_path, gs::junit_xml(s, m, wall));
-  } catch (const std::exception& e) {
-    std::cerr << "error: " << e.what() << "\n";
-    return 3;
-  }
-  if (!quiet) {
-    std::cout << gs::summary_text(s, m, out);
-    std::printf("  %llu events in %.3f s wall; reports in %s/\n", static_cast<unsigned long long>(out.events), wall, out_dir.c_str());
-  }
-  if (!m.expectations_met()) {
-    std::cerr << "expectations failed:";
-    for (const auto& e : m.expectations)
-      if (!e.passed) std::cerr << " " << e.name;
-    std::cerr << "\n";
-    return 1;
-  }
-  return 0;
+  return gatetwin::app::run_scenario(s, {out_dir, junit_path, quiet});
 }
 
 int cmd_validate(const std::vector<std::string>& files, const std::vector<std::string>& sets) {
   int rc = 0;
   for (const auto& f : files) {
     const auto r = gs::load_scenario_file(f, sets);
-    if (print_errors(r)) {
+    if (gatetwin::app::print_load_errors(r)) {
       std::cout << f << ": ok (" << r.scenario->name << ", " << r.scenario->gates.size() << " gate(s))\n";
     } else {
       rc = 2;
@@ -135,6 +86,7 @@ int main(int argc, char** argv) {
   gatetwin::app::add_scene_commands(app, &face_exit);
   gatetwin::app::add_pixel_commands(app, &face_exit);
   gatetwin::app::add_device_commands(app, &face_exit);
+  gatetwin::app::add_replay_commands(app, &face_exit);
 
   try {
     app.parse(argc, argv);

@@ -173,6 +173,20 @@ std::string events_jsonl(const Scenario& s, const RunOutput& out) {
     j["transaction_s"] = to_seconds(r.transaction());
     j["staff_wait_s"] = to_seconds(r.staff_wait);
     j["announcement"] = o.announcement;
+    if (out.hil.active) {  // the terminal's reasons, as gatectl logged them for this passage
+      json heard = json::array();
+      if (const auto it = out.hil.heard.find(r.passage); it != out.hil.heard.end()) {
+        for (const auto& d : it->second) {
+          json e = {{"source", d.source}, {"decision", d.decision}, {"reason", d.reason}};
+          if (!d.next.empty()) e["next"] = d.next;
+          if (d.person) e["person"] = *d.person < out.person_labels.size() ? json(out.person_labels[*d.person]) : json(*d.person);
+          if (d.temperature_c) e["temperature_c"] = *d.temperature_c;
+          if (!d.door.empty()) e["door"] = d.door;
+          heard.push_back(std::move(e));
+        }
+      }
+      j["gatectl"] = std::move(heard);
+    }
     text += j.dump();
     text += '\n';
   }

@@ -660,6 +660,7 @@ class World {
     const Person& p = pop_.person(ps.rec.person);
     const auto m = static_cast<std::size_t>(ps.mask);
     const GateDecision* last = nullptr;
+    out_.hil.heard[ps.rec.passage] = ds;
     for (const auto& d : ds) {
       last = &d;
       if (d.door_ms) out_.hil.gatectl_door_ms.push_back(*d.door_ms);

@@ -205,6 +205,76 @@ class Compare(unittest.TestCase):
         self.assertIn("bad.jsonl:2:", r.stderr)
 
 
+class Replay(unittest.TestCase):
+    """`gatetwin replay` on a statistical run: a pure function of the scenario and seed, so a control replay
+    changes nothing, and a policy change is reported passage by passage (the HIL replay: test_hil.py)."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="gatetwin-replay-")
+        self.run_dir = os.path.join(self.tmp, "run")
+        r = run("run", "tests/data/cli/tiny.yaml", "--set", "population.fever_prevalence=0.05", "-q", "-o", self.run_dir)
+        self.assertEqual(r.returncode, 0, r.stderr)
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def policy(self, text, name="policy.yaml"):
+        path = os.path.join(self.tmp, name)
+        write(path, text)
+        return path
+
+    def test_a_control_replay_changes_nothing(self):
+        out = os.path.join(self.tmp, "control")
+        r = run("replay", self.run_dir, "-o", out, "--fail-on-change")
+        self.assertEqual(r.returncode, 0, r.stderr + r.stdout)
+        self.assertIn("a control replay", r.stdout)
+        d = json.loads(read(os.path.join(out, "diff.json")))
+        self.assertEqual(d["changes_applied"], [])
+        self.assertEqual((d["decisions"]["changed"], d["decisions"]["matched"]), (0, d["decisions"]["passages_a"]))
+        self.assertEqual(read(os.path.join(out, "events.jsonl")), read(os.path.join(self.run_dir, "events.jsonl")))
+
+    def test_a_gatectl_policy_file_is_replayed_and_its_effect_listed(self):
+        out = os.path.join(self.tmp, "replay")
+        r = run("replay", self.run_dir, "--policy", self.policy("fever_threshold_c: 38.5\ntemperature_mode: before_identity\n"),
+                "-o", out, "-n", "1000", "--fail-on-change")
+        self.assertEqual(r.returncode, 1, r.stderr)  # --fail-on-change: passages changed
+        d = json.loads(read(os.path.join(out, "diff.json")))
+        self.assertEqual(d["changes_applied"], ["policy.fever_threshold=38.5", "policy.temperature_mode=before"])
+        dec = d["decisions"]
+        self.assertTrue(dec["same_arrivals"])
+        self.assertGreater(dec["changed"], 0)
+        for c in dec["changes"]:  # only fever decisions under 37.3 that 38.5 no longer makes
+            self.assertIn("fever", c["a"]["reason"], c)
+            self.assertNotIn("fever", c["b"]["reason"], c)
+        ev_a = {e["passage"]: e for e in jsonl(os.path.join(self.run_dir, "events.jsonl"))}
+        ev_b = {e["passage"]: e for e in jsonl(os.path.join(out, "events.jsonl"))}
+        truly = sorted(k for k in ev_a if (ev_a[k]["decision"], ev_a[k]["reason"]) != (ev_b[k]["decision"], ev_b[k]["reason"]))
+        self.assertEqual(sorted(c["passage"] for c in dec["changes"]), truly)
+        self.assertIn("changed: policy.fever_threshold=38.5", read(os.path.join(out, "diff.txt")))
+
+    def test_bad_input_names_the_place_and_writes_nothing(self):
+        out = os.path.join(self.tmp, "replay")
+        cases = [
+            (["--policy", self.policy("mask: remind\nfever_treshold_c: 37.0\n", "p1.yaml")], r"p1\.yaml:2:1: fever_treshold_c: unknown policy key"),
+            (["--policy", self.policy("mask: remind\nfever_threshold_c: hot\n", "p2.yaml")], r"p2\.yaml:2:1: fever_threshold_c: expected a number"),
+            (["--policy", self.policy("mask: [remind\n", "p3.yaml")], r"p3\.yaml:\d+:\d+: "),
+            (["--policy", os.path.join(self.tmp, "missing.yaml")], "cannot read the policy file"),
+            (["--set", "policy.mask=sometimes"], "policy.mask"),
+        ]
+        for args, message in cases:
+            r = run("replay", self.run_dir, *args, "-o", out)
+            self.assertEqual(r.returncode, 2, (args, r.stderr))
+            self.assertRegex(r.stderr, message)
+            self.assertFalse(os.path.exists(out), args)
+        r = run("replay", self.tmp, "-o", out)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("not a gatetwin run directory", r.stderr)
+        r = run("replay", self.run_dir, "-o", self.run_dir + "/")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("cannot overwrite the run it replays", r.stderr)
+        self.assertTrue(os.path.exists(os.path.join(self.run_dir, "events.jsonl")))
+
+
 class Docs(unittest.TestCase):
     def test_docs_scenarios_md_carries_the_current_schema(self):
         r = run("schema")

@@ -4,7 +4,8 @@ emulated devices and one gatectl process per gate, paces simulated time to the w
 decisions. Each scenario under scenarios/hil/ is one CTest entry (they run side by side):
 
   regression          the short regression: expectations met, residents in by face and card, the revoked card
-                      and the visitor not, device I/O recorded, gatectl stopped cleanly
+                      and the visitor not, device I/O recorded, gatectl stopped cleanly; then `gatetwin replay`
+                      of that run under another policy: the decision-difference report
   camera-disconnect   gatectl logs camera_down and reconnects; lane 1 admits nobody by face while the camera is off
   relay-unreachable   fail-secure: relay_unreachable events, nobody through lane 1's door by face or card
   thermal-stuck       the frozen reading is refused as implausible; lane 1's residents are referred to staff
@@ -39,14 +40,21 @@ def load_jsonl(path):
         return [json.loads(line) for line in f if line.strip()]
 
 
+TMP = None
+
+
 def setUpModule():
-    global RUN, OUT
-    tmp = tempfile.mkdtemp(prefix="gatetwin-hil-")
+    global RUN, OUT, TMP
+    TMP = tmp = tempfile.mkdtemp(prefix="gatetwin-hil-")
     RUN = os.path.join(tmp, "run")
     env = dict(os.environ, GATETWIN_MODELS=MODELS, GATETWIN_GATECTL=GATECTL)
     OUT = subprocess.run([GATETWIN, "run", f"scenarios/hil/{SCENARIO}.yaml", "-o", RUN, "--junit", os.path.join(tmp, "junit.xml")],
                          capture_output=True, text=True, timeout=600, env=env)
     sys.stderr.write(OUT.stdout[-3000:])
+
+
+def tearDownModule():
+    shutil.rmtree(TMP, ignore_errors=True)
 
 
 class HilRun(unittest.TestCase):
@@ -145,6 +153,72 @@ class Regression(unittest.TestCase):
         step = report["hil"]["step_up_to_relay_s"]
         self.assertGreater(step["n"], 5)
         self.assertLess(step["p50"], 4.0, "a recognised resident is let in within seconds of stepping up")
+
+
+class Replay(unittest.TestCase):
+    """`gatetwin replay RUN --policy FILE`: the same residents at the same moments against gatectl with another
+    policy; diff.txt and diff.json name the passages that changed outcome and gatectl's reasons."""
+
+    def setUp(self):
+        if SCENARIO != "regression":
+            self.skipTest("regression only")
+        self.tmp = tempfile.mkdtemp(prefix="gatetwin-replay-")
+        self.env = dict(os.environ, GATETWIN_MODELS=MODELS, GATETWIN_GATECTL=GATECTL)
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def policy(self, text):
+        path = os.path.join(self.tmp, "policy.yaml")
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    def test_a_policy_change_is_reported_passage_by_passage_with_gatectls_reasons(self):
+        out = os.path.join(self.tmp, "replay")
+        # Every forehead now reads abnormal (35.0 °C), and the gate opens anyway: each grant's reason changes
+        # from recognised / card_accepted to fever_opened while the same residents pass at the same moments.
+        policy = self.policy("fever_threshold_c: 35.0\nopen_on_abnormal_temperature: true\n")
+        r = subprocess.run([GATETWIN, "replay", RUN, "--policy", policy, "-o", out],
+                           capture_output=True, text=True, timeout=600, env=self.env)
+        sys.stderr.write(r.stdout[-2500:])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        diff = json.load(open(os.path.join(out, "diff.json")))
+        self.assertEqual(diff["changes_applied"], ["policy.fever_threshold=35.0", "policy.open_on_abnormal_temperature=true"])
+        d = diff["decisions"]
+        self.assertTrue(d["same_arrivals"], d)
+        before = load_jsonl(os.path.join(RUN, "events.jsonl"))
+        by_gate = [p for p in before if p["decision"] == "grant" and p["credential"] in ("face", "card")]
+        self.assertGreater(len(by_gate), 3)
+        changed = {c["passage"]: c for c in d["changes"]}
+        for p in by_gate:
+            self.assertIn(p["passage"], changed, p)
+            c = changed[p["passage"]]
+            self.assertEqual((c["a"]["decision"], c["b"]["decision"]), ("grant", "grant"), c)
+            self.assertEqual(c["b"]["reason"], "fever_opened", c)
+            self.assertIn(p["reason"], c["a"]["gatectl"])        # gatectl's own reasons, run A ...
+            self.assertIn("grant fever_opened", c["b"]["gatectl"])  # ... and in the replay
+        for c in d["changes"]:
+            self.assertEqual(c["b"]["reason"], "fever_opened", c)  # nothing else moved
+        self.assertEqual(d["changed"], len(d["changes"]))
+        self.assertEqual(sum(d["transitions"].values()), d["changed"])
+        self.assertGreater(diff["inputs"]["frames_common"], 0, "the same residents were shown to the camera")
+        text = open(os.path.join(out, "diff.txt")).read()
+        self.assertIn("grant/recognised -> grant/fever_opened", text)
+        # The replay is a run like any other: its scenario carries the change, and gatectl got it.
+        self.assertIn("fever_threshold: 35", open(os.path.join(out, "scenario.yaml")).read())
+        self.assertIn("fever_threshold_c: 35", open(os.path.join(out, "hil", "policy.yaml")).read())
+
+    def test_a_bad_policy_file_names_the_line_and_runs_nothing(self):
+        out = os.path.join(self.tmp, "replay")
+        r = subprocess.run([GATETWIN, "replay", RUN, "--policy", self.policy("mask: remind\nfever_treshold_c: 37.0\n"), "-o", out],
+                           capture_output=True, text=True, timeout=60, env=self.env)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertRegex(r.stderr, r"policy\.yaml:2:1: fever_treshold_c: unknown policy key")
+        self.assertFalse(os.path.exists(out))
+        r = subprocess.run([GATETWIN, "replay", self.tmp, "-o", out], capture_output=True, text=True, timeout=60, env=self.env)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("not a gatetwin run directory", r.stderr)
 
 
 class Faults(unittest.TestCase):

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -109,6 +110,7 @@ struct HilMeasurements {
   std::vector<double> open_after_s;      // per opened passage: simulated s from stepping up to the relay
   std::vector<std::uint32_t> open_lane;  // ... and its lane (timeline column)
   std::vector<double> gatectl_door_ms;   // gatectl's own frame (or swipe) to relay-reply times
+  std::map<std::uint64_t, std::vector<GateDecision>> heard;  // per passage id: gatectl's access events, in order
 };
 
 // The longest queues seen during the minute that starts at `t`.
