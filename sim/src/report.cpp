@@ -130,6 +130,7 @@ std::string report_json(const Scenario& s, const Metrics& m, const RunOutput& ou
         {"face_timeouts", h.face_timeouts},
         {"card_timeouts", h.card_timeouts},
         {"stray_opens", h.gates.stray_opens},
+        {"unoffered_face_grants", h.unoffered_face_grants},
         {"step_up_to_relay_s", [&] {
            json by_lane = json::object();
            for (std::size_t c = 0; c < out.lane_names.size(); ++c) {

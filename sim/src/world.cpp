@@ -672,6 +672,13 @@ class World {
       o.temperature_alarm = o.temperature_alarm || d.abnormal_temperature;
       // The camera sees everyone; only those who offer their face make face attempts (a resident who
       // refused enrolment is "an unrecognised face" to gatectl while they swipe their card).
+      // Someone without a template (who refused enrolment, or was never enrolled) whom the camera matched
+      // to an enrolled resident and let in: not a biometric attempt (they did not offer their face, so FMR
+      // is untouched), but the access log names the wrong person.
+      if (d.source == "face" && !st.tried_face && d.decision == "grant" && d.person && *d.person != p.id) {
+        ++out_.attempts.misidentified;
+        ++out_.hil.unoffered_face_grants;
+      }
       if (d.source != "face" || !st.tried_face) continue;
       ++o.face_attempts;
       ++out_.attempts.face_attempts[m];

@@ -132,6 +132,19 @@ class HilRun(unittest.TestCase):
                 self.assertTrue(any(start - 0.01 <= t <= end + 0.01 for t in writes.get(lane, [])), p)
 
 
+    # Someone without a template whom the camera let in as another resident is counted, once per passage
+    # with such a grant, and never as a face attempt (they did not offer their face).
+    def test_face_grants_for_people_who_did_not_offer_their_face_are_counted(self):
+        named_other = []
+        for p in self.passages:
+            grants = [g for g in p.get("gatectl", []) if g["source"] == "face" and g["decision"] == "grant"]
+            others = [g for g in grants if g.get("person") and g["person"] != p["person"]]
+            if p["face_attempts"] == 0 and others:
+                named_other.append(len(others))
+        self.assertEqual(self.report["hil"]["unoffered_face_grants"], sum(named_other))
+        self.assertGreaterEqual(self.report["algorithm"]["misidentified_attempts"], sum(named_other))
+
+
 class Regression(unittest.TestCase):
     def setUp(self):
         if SCENARIO != "regression":

@@ -107,6 +107,7 @@ struct HilMeasurements {
   std::filesystem::path workdir;         // gatectl's files and the I/O log; the run directory keeps it as hil/
   std::uint64_t face_timeouts = 0;       // residents who waited hil.face_timeout at the terminal in vain
   std::uint64_t card_timeouts = 0;
+  std::uint64_t unoffered_face_grants = 0;  // residents without a template let in by face as someone else
   std::vector<double> open_after_s;      // per opened passage: simulated s from stepping up to the relay
   std::vector<std::uint32_t> open_lane;  // ... and its lane (timeline column)
   std::vector<double> gatectl_door_ms;   // gatectl's own frame (or swipe) to relay-reply times
