@@ -11,6 +11,7 @@ packages=(
   libboost-dev libmodbus-dev
   ffmpeg tshark mbpoll python3-pymodbus python3-serial-asyncio clang libfuzzer-14-dev
   python3
+  libimgui-dev libglfw3-dev libgl-dev libgl1-mesa-dri xvfb xauth python3-pil
 )
 
 missing=()

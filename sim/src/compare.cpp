@@ -27,9 +27,7 @@ std::string gatectl_summary(const nlohmann::json& heard) {
 }
 
 template <typename Fn>
-void for_each_json_line(const std::string& path, Fn fn) {
-  std::ifstream in(path);
-  if (!in) throw std::runtime_error(path + ": cannot open");
+void for_each_json_line(std::istream& in, const std::string& name, Fn fn) {
   std::string text;
   int line_no = 0;
   while (std::getline(in, text)) {
@@ -38,14 +36,21 @@ void for_each_json_line(const std::string& path, Fn fn) {
     try {
       fn(nlohmann::json::parse(text));
     } catch (const std::exception& e) {
-      throw std::runtime_error(path + ":" + std::to_string(line_no) + ": " + e.what());
+      throw std::runtime_error(name + ":" + std::to_string(line_no) + ": " + e.what());
     }
   }
 }
 
-std::map<std::uint64_t, Line> read_events(const std::string& path) {
+template <typename Fn>
+void for_each_json_line(const std::string& path, Fn fn) {
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error(path + ": cannot open");
+  for_each_json_line(in, path, fn);
+}
+
+std::map<std::uint64_t, Line> read_events(std::istream& in, const std::string& name) {
   std::map<std::uint64_t, Line> out;
-  for_each_json_line(path, [&](const nlohmann::json& j) {
+  for_each_json_line(in, name, [&](const nlohmann::json& j) {
     Line l{j.at("person").get<std::string>(), j.value("arrived", ""), j.value("gate", ""), j.at("decision").get<std::string>(),
            j.at("reason").get<std::string>(), j.value("credential", ""), j.value("announcement", ""),
            j.contains("gatectl") ? gatectl_summary(j["gatectl"]) : std::string()};
@@ -56,11 +61,28 @@ std::map<std::uint64_t, Line> read_events(const std::string& path) {
   return out;
 }
 
+std::map<std::uint64_t, Line> read_events(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error(path + ": cannot open");
+  return read_events(in, path);
+}
+
+RunComparison compare(const std::map<std::uint64_t, Line>& a, const std::map<std::uint64_t, Line>& b);
+
 }  // namespace
 
 RunComparison compare_event_logs(const std::string& events_a, const std::string& events_b) {
-  const auto a = read_events(events_a);
-  const auto b = read_events(events_b);
+  return compare(read_events(events_a), read_events(events_b));
+}
+
+RunComparison compare_event_text(const std::string& text_a, const std::string& text_b) {
+  std::istringstream a(text_a), b(text_b);
+  return compare(read_events(a, "A"), read_events(b, "B"));
+}
+
+namespace {
+
+RunComparison compare(const std::map<std::uint64_t, Line>& a, const std::map<std::uint64_t, Line>& b) {
   RunComparison c;
   c.passages_a = a.size();
   c.passages_b = b.size();
@@ -87,6 +109,8 @@ RunComparison compare_event_logs(const std::string& events_a, const std::string&
   for (const auto& [id, lb] : b) c.only_in_b += a.count(id) ? 0 : 1;
   return c;
 }
+
+}  // namespace
 
 std::string comparison_text(const RunComparison& c, std::size_t max_listed) {
   std::ostringstream os;

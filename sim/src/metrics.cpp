@@ -129,9 +129,12 @@ Metrics compute_metrics(const Scenario& s, const RunOutput& out) {
     GateMetrics gm;
     gm.name = s.gates[g].name;
     gm.lanes = s.gates[g].lanes;
+    // The peak is where demand peaks: the hour in which the most passages arrived. (The hour with the most
+    // transactions started says nothing under overload, when a saturated lane starts as many every hour
+    // and the queue runs on past the last arrival.)
     for (int h = 0; h < 24; ++h) {
       gm.transactions += gate_hourly[g][h];
-      if (gate_hourly[g][h] > gate_hourly[g][gm.peak_hour]) gm.peak_hour = h;
+      if (arrival_hour_waits[g][h].size() > arrival_hour_waits[g][gm.peak_hour].size()) gm.peak_hour = h;
     }
     gm.peak_per_lane_per_min = static_cast<double>(gate_hourly[g][gm.peak_hour]) / gm.lanes / 60.0;
     gm.capacity_per_lane_per_min = gm.transactions ? 60.0 / (gate_busy[g] / static_cast<double>(gm.transactions)) : 0.0;

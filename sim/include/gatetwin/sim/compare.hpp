@@ -31,6 +31,8 @@ struct RunComparison {
 
 // Reads two events.jsonl files. Throws std::runtime_error naming the file and line on malformed input.
 RunComparison compare_event_logs(const std::string& events_a, const std::string& events_b);
+// The same for two events.jsonl texts in memory (errors name "A" or "B" and the line).
+RunComparison compare_event_text(const std::string& text_a, const std::string& text_b);
 std::string comparison_text(const RunComparison& c, std::size_t max_listed);
 nlohmann::json comparison_json(const RunComparison& c);
 
