@@ -205,6 +205,10 @@ void Lane::on_frame(const Frame& frame) {
              {"attempt", ++attempts_}};
   if (referred_for_thermal) ev["referred_to_staff"] = true;
   if (in.thermal) ev["thermal_detail"] = in.thermal->detail;
+  {  // the face decided on, as terminals' event feeds give its rectangle: x, y, width, height in frame pixels
+    const auto& b = a.faces[static_cast<std::size_t>(a.deciding)].detection.box;
+    ev["face_box"] = {std::lround(b.x), std::lround(b.y), std::lround(b.width), std::lround(b.height)};
+  }
   ev["latency_ms"] = ms_between(frame.time, Clock::now());
   std::string error;
   if (e.decision == gr::Verdict::grant) {

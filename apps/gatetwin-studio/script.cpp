@@ -17,7 +17,7 @@ namespace {
 const std::map<std::string, std::pair<int, int>> kCommands = {
     {"open", {1, 1}},   {"set", {2, 2}},  {"set-b", {2, 2}},      {"unset", {1, 1}}, {"ab", {1, 1}},
     {"capacity", {3, 3}}, {"tab", {1, 1}}, {"wait", {0, 1}},     {"screenshot", {1, 1}}, {"save", {1, 1}},
-    {"export", {1, 1}}, {"dump", {1, 1}}, {"quit", {0, 0}},
+    {"export", {1, 1}}, {"dump", {1, 1}}, {"quit", {0, 0}}, {"live", {0, 0}}, {"pause", {1, 1}},
 };
 
 nlohmann::json dump_json(const studio::Snapshot& s) {
@@ -38,6 +38,14 @@ nlohmann::json dump_json(const studio::Snapshot& s) {
   if (s.run_a) j["a"] = figures(*s.run_a);
   if (s.run_b) j["b"] = figures(*s.run_b);
   if (s.passages) j["changed_passages"] = s.passages->changes.size();
+  if (s.live) {
+    const auto& v = *s.live;
+    nlohmann::json lanes = nlohmann::json::array();
+    for (const auto& l : v.lanes)
+      lanes.push_back({{"name", l.name}, {"frames", l.frames}, {"faces", l.faces.size()}, {"gatectl_boxes", l.gatectl_boxes}});
+    j["live"] = {{"fidelity", v.fidelity}, {"running", v.running}, {"error", v.error}, {"decisions", v.decisions},
+                 {"gatectl_events", v.gatectl_events}, {"events", v.events.size()}, {"lanes", lanes}};
+  }
   if (s.capacity) {
     const auto& c = *s.capacity;
     nlohmann::json cap;
@@ -87,7 +95,7 @@ std::vector<ScriptLine> parse_script(const std::string& path) {
         throw std::runtime_error(path + ":" + std::to_string(n) + ": " + line.words[0] + ": '" + line.words[k] + "' is not " +
                                  (integer ? "an integer" : "a number"));
     };
-    if (line.words[0] == "wait" && args == 1) number(1, false);
+    if ((line.words[0] == "wait" || line.words[0] == "pause") && args == 1) number(1, false);
     if (line.words[0] == "capacity") {
       number(1, false);
       number(2, true);
@@ -123,6 +131,10 @@ bool ScriptRunner::step(double now_s) {
       }
       wait_until_ = -1;
       if (!snap->errors.empty()) return fail(2, "wait: " + snap->errors.front());
+    } else if (cmd == "pause") {  // keep drawing for a while (a screenshot in the middle of a live run)
+      if (wait_until_ < 0) wait_until_ = now_s + std::stod(w[1]);
+      if (now_s < wait_until_) return true;
+      wait_until_ = -1;
     } else if (cmd == "open") {
       if (!session_.open(w[1], &error)) return fail(2, error);
     } else if (cmd == "set" || cmd == "set-b") {
@@ -132,6 +144,8 @@ bool ScriptRunner::step(double now_s) {
       }
     } else if (cmd == "unset") {
       session_.unset(w[1]);
+    } else if (cmd == "live") {
+      if (!session_.run_live(&error)) return fail(2, "live: " + error);
     } else if (cmd == "ab") {
       if (w[1] != "on" && w[1] != "off") return fail(2, "ab: expected on or off, got '" + w[1] + "'");
       session_.enable_b(w[1] == "on");
@@ -143,12 +157,12 @@ bool ScriptRunner::step(double now_s) {
       }
     } else if (cmd == "tab") {
       bool found = false;
-      for (Tab t : {Tab::day, Tab::capacity, Tab::ab, Tab::figures})
+      for (Tab t : {Tab::day, Tab::capacity, Tab::ab, Tab::figures, Tab::live})
         if (w[1] == to_string(t)) {
           window_.select_tab(t);
           found = true;
         }
-      if (!found) return fail(2, "tab: no tab '" + w[1] + "' (Day, Capacity, A/B, Figures)");
+      if (!found) return fail(2, "tab: no tab '" + w[1] + "' (Day, Capacity, A/B, Figures, Live)");
       ++next_;
       return true;  // let the window switch before anything else
     } else if (cmd == "screenshot") {

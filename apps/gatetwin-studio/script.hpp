@@ -1,7 +1,7 @@
 #pragma once
 // A scripted session, one command per line, for tests, demos and screenshots (docs/studio.md):
 //   open PATH | set PATH VALUE | set-b PATH VALUE | unset PATH | ab on|off | capacity TARGET_S MAX_LANES MAX_STAFF
-//   tab Day|Capacity|A/B|Figures | wait [TIMEOUT_S] | screenshot FILE.png | save FILE.yaml | export DIR
+//   live | tab Day|Capacity|A/B|Figures|Live | wait [TIMEOUT_S] | pause SECONDS | screenshot FILE.png | save FILE.yaml | export DIR
 //   dump FILE.json | quit
 // '#' starts a comment. The window keeps drawing while a command waits. A failing command stops the
 // script with "file:line: message" and exit status 2 (a `wait` that times out: 3).

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include <GL/gl.h>
 #include <imgui.h>
 #include <imgui_stdlib.h>
 
@@ -54,6 +55,7 @@ const char* to_string(Tab t) {
     case Tab::capacity: return "Capacity";
     case Tab::ab: return "A/B";
     case Tab::figures: return "Figures";
+    case Tab::live: return "Live";
   }
   return "?";
 }
@@ -77,7 +79,7 @@ void StudioWindow::draw(const studio::Snapshot& snap) {
   ImGui::SameLine();
   ImGui::BeginChild("results", ImVec2(0, 0), false);
   if (ImGui::BeginTabBar("tabs")) {
-    for (Tab t : {Tab::day, Tab::capacity, Tab::ab, Tab::figures}) {
+    for (Tab t : {Tab::day, Tab::capacity, Tab::ab, Tab::figures, Tab::live}) {
       const ImGuiTabItemFlags flags = requested_tab_ == static_cast<int>(t) ? ImGuiTabItemFlags_SetSelected : 0;
       if (ImGui::BeginTabItem(to_string(t), nullptr, flags)) {
         switch (t) {
@@ -85,6 +87,7 @@ void StudioWindow::draw(const studio::Snapshot& snap) {
           case Tab::capacity: draw_capacity(snap); break;
           case Tab::ab: draw_ab(snap); break;
           case Tab::figures: draw_figures(snap); break;
+          case Tab::live: draw_live(snap); break;
         }
         ImGui::EndTabItem();
       }
@@ -226,6 +229,12 @@ void StudioWindow::draw_editor(const studio::Snapshot& snap) {
     if (ImGui::Checkbox("re-measure on alarm", &remeasure)) edit("policy.remeasure_on_alarm", remeasure ? "true" : "false");
   }
   if (ImGui::CollapsingHeader("Run")) {
+    const char* fidelities[] = {"statistical", "pixel", "hil"};
+    int fid = 0;
+    for (int k = 0; k < 3; ++k)
+      if (s.fidelity == fidelities[k]) fid = k;
+    if (ImGui::Combo("fidelity", &fid, fidelities, 3)) edit("fidelity", fidelities[fid]);
+    ImGui::TextDisabled("plots: statistical; pixel/hil run on the Live tab");
     int seed = static_cast<int>(s.seed % 2000000000u);
     if (ImGui::InputInt("seed", &seed, 1, 100, ImGuiInputTextFlags_EnterReturnsTrue)) edit("seed", std::to_string(std::max(0, seed)));
   }
@@ -482,6 +491,124 @@ void StudioWindow::draw_figures(const studio::Snapshot& snap) {
     ImGui::TextUnformatted("B");
     show("figures_b", *snap.run_b);
     ImGui::EndGroup();
+  }
+}
+
+StudioWindow::~StudioWindow() {
+  for (auto& [lane, tex] : textures_) glDeleteTextures(1, &tex);
+}
+
+void StudioWindow::upload(const studio::LiveView& view) {
+  for (const auto& lane : view.lanes) {
+    if (lane.image.empty()) continue;
+    auto [it, fresh] = textures_.try_emplace(lane.name, 0u);
+    if (fresh) {
+      glGenTextures(1, &it->second);
+      glBindTexture(GL_TEXTURE_2D, it->second);
+      glTexParameteri(GL_TEXTURE_2D, GL_TEXTURE_MIN_FILTER, GL_LINEAR);
+      glTexParameteri(GL_TEXTURE_2D, GL_TEXTURE_MAG_FILTER, GL_LINEAR);
+    }
+    glBindTexture(GL_TEXTURE_2D, it->second);
+    glPixelStorei(GL_UNPACK_ALIGNMENT, 1);
+    const cv::Mat& img = lane.image.isContinuous() ? lane.image : lane.image.clone();
+    glTexImage2D(GL_TEXTURE_2D, 0, GL_RGB, img.cols, img.rows, 0, GL_RGB, GL_UNSIGNED_BYTE, img.data);
+  }
+}
+
+void StudioWindow::draw_live(const studio::Snapshot& snap) {
+  if (!snap.a) return;
+  const bool can = snap.a->fidelity == "pixel" || snap.a->fidelity == "hil";
+  if (!can) {
+    ImGui::TextWrapped("A live run renders the residents at the lanes: set the fidelity to pixel (the real core in this "
+                       "process) or hil (gatectl over the emulated devices, in real time) in the editor's Run section, or "
+                       "open scenarios/pixel/calibration-small.yaml or scenarios/hil/regression.yaml.");
+  } else {
+    const bool running = snap.job == studio::Job::live;
+    if (running) ImGui::BeginDisabled();
+    if (ImGui::Button(snap.a->fidelity == "hil" ? "Run live (HIL, real time)" : "Run live (pixel)")) {
+      std::string error;
+      if (!session_.run_live(&error)) message = error;
+    }
+    if (running) ImGui::EndDisabled();
+  }
+  if (!snap.live) return;
+  const studio::LiveView& v = *snap.live;
+  if (snap.live != uploaded_) {
+    upload(v);
+    uploaded_ = snap.live;
+  }
+  ImGui::SameLine();
+  ImGui::Text("%s run %s at %s: %llu decisions%s", v.fidelity.c_str(), v.running ? "running" : "finished", v.sim_time.c_str(),
+              static_cast<unsigned long long>(v.decisions),
+              v.fidelity == "hil" ? (", " + std::to_string(v.gatectl_events) + " gatectl events").c_str() : "");
+  if (!v.error.empty()) ImGui::TextColored(ImVec4(1.0f, 0.4f, 0.4f, 1.0f), "%s", v.error.c_str());
+
+  // The lanes: the camera's latest frame, the faces found (the deciding one green), gatectl's face (cyan), the door.
+  const float avail = ImGui::GetContentRegionAvail().x;
+  const int per_row = std::max(1, static_cast<int>(avail / 400.0f));
+  int k = 0;
+  for (const auto& lane : v.lanes) {
+    if (k++ % per_row != 0) ImGui::SameLine();
+    ImGui::BeginGroup();
+    ImGui::Text("%s", lane.name.c_str());
+    ImGui::SameLine();
+    ImGui::TextColored(lane.door_open ? ImVec4(0.3f, 0.9f, 0.4f, 1.0f) : ImVec4(0.6f, 0.6f, 0.6f, 1.0f), "%s",
+                       lane.door_open ? "door OPEN" : "door locked");
+    const auto it = textures_.find(lane.name);
+    const float w = 384.0f;
+    if (it != textures_.end() && !lane.image.empty()) {
+      const float h = w * static_cast<float>(lane.image.rows) / static_cast<float>(lane.image.cols);
+      const float k_img = w / static_cast<float>(lane.image.cols);
+      const ImVec2 p = ImGui::GetCursorScreenPos();
+      ImGui::Image(reinterpret_cast<ImTextureID>(static_cast<std::intptr_t>(it->second)), ImVec2(w, h));
+      ImDrawList* dl = ImGui::GetWindowDrawList();
+      const auto rect = [&](const cv::Rect2f& b, ImU32 colour, float thick) {
+        dl->AddRect({p.x + b.x * k_img, p.y + b.y * k_img}, {p.x + (b.x + b.width) * k_img, p.y + (b.y + b.height) * k_img}, colour, 0.0f, 0, thick);
+      };
+      for (const auto& f : lane.faces) rect(f.box, f.deciding ? IM_COL32(60, 230, 90, 255) : IM_COL32(240, 210, 60, 255), f.deciding ? 2.5f : 1.5f);
+      if (lane.gatectl_box) rect(*lane.gatectl_box, IM_COL32(40, 220, 240, 255), 2.0f);
+      ImGui::TextUnformatted(lane.caption.c_str());
+      if (!lane.gatectl_said.empty()) ImGui::TextColored(ImVec4(0.2f, 0.85f, 0.95f, 1.0f), "gatectl: %s", lane.gatectl_said.c_str());
+    } else {
+      ImGui::Dummy(ImVec2(w, w * 0.75f));
+      ImGui::TextDisabled("no frame yet");
+    }
+    ImGui::EndGroup();
+  }
+
+  // The event log, newest first.
+  ImGui::Separator();
+  if (ImGui::BeginTable("live_events", 8, ImGuiTableFlags_Borders | ImGuiTableFlags_RowBg | ImGuiTableFlags_ScrollY |
+                                              ImGuiTableFlags_SizingFixedFit,
+                        ImVec2(0, std::max(120.0f, ImGui::GetContentRegionAvail().y)))) {
+    for (const char* h : {"time", "lane", "passage", "person", "from", "credential", "decision", "reason / temperature"})
+      ImGui::TableSetupColumn(h);
+    ImGui::TableSetupScrollFreeze(0, 1);
+    ImGui::TableHeadersRow();
+    for (auto e = v.events.rbegin(); e != v.events.rend(); ++e) {
+      ImGui::TableNextRow();
+      ImGui::TableNextColumn();
+      ImGui::TextUnformatted(gs::format_clock(e->t).substr(0, 12).c_str());
+      ImGui::TableNextColumn();
+      ImGui::TextUnformatted(e->lane.c_str());
+      ImGui::TableNextColumn();
+      ImGui::Text("%llu", static_cast<unsigned long long>(e->passage));
+      ImGui::TableNextColumn();
+      ImGui::TextUnformatted(e->person.c_str());
+      ImGui::TableNextColumn();
+      ImGui::TextUnformatted(e->from_gatectl ? "gatectl" : "outcome");
+      ImGui::TableNextColumn();
+      ImGui::TextUnformatted(e->credential.c_str());
+      ImGui::TableNextColumn();
+      const ImVec4 c = e->decision == "grant" ? ImVec4(0.4f, 0.9f, 0.5f, 1.0f)
+                       : e->decision == "deny" ? ImVec4(1.0f, 0.45f, 0.4f, 1.0f)
+                                               : ImGui::GetStyleColorVec4(ImGuiCol_Text);
+      ImGui::TextColored(c, "%s", e->decision.c_str());
+      ImGui::TableNextColumn();
+      if (e->temperature_c) ImGui::Text("%s  %.1f C", e->reason.c_str(), *e->temperature_c);
+      else ImGui::TextUnformatted(e->reason.c_str());
+    }
+    ImGui::EndTable();
   }
 }
 

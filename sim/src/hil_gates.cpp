@@ -166,11 +166,20 @@ std::uint64_t picture_hash(const cv::Mat& m) {
 // The lane's stage as the camera sees it, recording each frame's hash with its simulated time.
 class RecordingFrames final : public dv::FrameSource {
  public:
-  RecordingFrames(std::shared_ptr<LaneStage> stage, IoLog* log, std::string lane, std::atomic<std::uint64_t>& count)
-      : stage_(std::move(stage)), log_(log), lane_(std::move(lane)), count_(count) {}
+  RecordingFrames(std::shared_ptr<LaneStage> stage, IoLog* log, std::string lane, std::atomic<std::uint64_t>& count,
+                  LiveSink* const* live, std::string live_lane)
+      : stage_(std::move(stage)), log_(log), lane_(std::move(lane)), count_(count), live_(live), live_lane_(std::move(live_lane)) {}
   cv::Size size() const override { return stage_->size(); }
   cv::Mat frame(dv::Micros t, std::uint64_t index) override {
     cv::Mat m = stage_->frame(t, index);
+    if (*live_) {
+      LiveFrame f;
+      f.lane = live_lane_;
+      f.t = SimTime{t.count()};
+      f.image = m;
+      f.caption = "camera frame " + std::to_string(index);
+      (*live_)->frame(f);
+    }
     if (log_) {
       std::ostringstream hex;
       hex << std::hex << picture_hash(m);
@@ -186,6 +195,8 @@ class RecordingFrames final : public dv::FrameSource {
   IoLog* log_;
   std::string lane_;
   std::atomic<std::uint64_t>& count_;
+  LiveSink* const* live_;   // HilGates' live view (set before the devices start), may be null
+  std::string live_lane_;   // "gate/lane"
 };
 
 // A child process with its output in a file; SIGTERM and reaped on stop.
@@ -312,6 +323,7 @@ struct HilGates::Impl {
   std::vector<EventTail> tails;
   std::vector<std::vector<GateDecision>> pending;  // per lane: read from the logs, not yet taken
   HilStats stats;
+  LiveSink* live = nullptr;                         // set before start(); read by the camera threads
   std::vector<std::atomic<bool>> waiting;           // per lane: someone stands there (for stray opens)
   bool stopped = false;
 
@@ -352,6 +364,15 @@ struct HilGates::Impl {
         d.door = j.value("door", "");
         d.latency_ms = j.value("latency_ms", 0.0);
         if (j.contains("door_ms") && j["door_ms"].is_number()) d.door_ms = j["door_ms"].get<double>();
+        if (j.contains("face_box") && j["face_box"].is_array() && j["face_box"].size() == 4) {
+          std::array<float, 4> b{};
+          bool ok = true;
+          for (std::size_t k = 0; k < 4; ++k) {
+            ok = ok && j["face_box"][k].is_number();
+            if (ok) b[k] = j["face_box"][k].get<float>();
+          }
+          if (ok) d.face_box = b;
+        }
         pending[it->second].push_back(std::move(d));
       }
     }
@@ -464,11 +485,11 @@ void HilGates::start() {
 
   for (std::size_t i = 0; i < m.lane_names.size(); ++i) m.stages.push_back(std::make_shared<LaneStage>(m.spec, 1.0));
   std::size_t next_stage = 0;
-  const auto sources = [&](const GateSpec&, int lane) {
-    (void)lane;
+  const auto sources = [&](const GateSpec& gate, int lane) {
     auto stage = m.stages[next_stage];
     const std::string name = m.lane_names[next_stage++];
-    auto frames = std::make_shared<RecordingFrames>(stage, s.hil.record_frames ? m.io.get() : nullptr, name, m.frame_count);
+    auto frames = std::make_shared<RecordingFrames>(stage, s.hil.record_frames ? m.io.get() : nullptr, name, m.frame_count,
+                                                    &m.live, gate.name + "/" + std::to_string(lane));
     return LaneSources{frames, stage};
   };
   const auto wrap = [&](const std::string& lane, const std::string& device, dv::modbus::Handler& h) -> dv::modbus::Handler* {
@@ -552,6 +573,8 @@ void HilGates::leave(std::size_t lane) {
   impl_->waiting[lane].store(false, std::memory_order_release);
   impl_->hil_lanes[lane]->leave();
 }
+
+void HilGates::set_live(LiveSink* live) { impl_->live = live; }
 
 void HilGates::door(std::size_t lane, bool open) {
   if (open) impl_->waiting[lane].store(false, std::memory_order_release);

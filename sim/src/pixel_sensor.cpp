@@ -143,6 +143,11 @@ class PixelFaceSensor final : public FaceSensor {
     const Person& p = *q.person;
     const int m = static_cast<int>(q.truth);
     ++m_.attempts;
+    if (live_) {
+      showing_lane_ = s_.gates[q.gate].name + "/" + std::to_string(q.lane + 1);
+      showing_passage_ = q.passage;
+      showing_ = p.label() + (q.attempt == 0 ? " walking up" : " retry " + std::to_string(q.attempt));
+    }
     scene::LaneSpec lane = lane_;
     lane.passage = q.passage * 64 + std::min<std::uint32_t>(q.attempt, 63);
     // The first attempt is the walk up to the terminal; a retry is captured standing there.
@@ -243,8 +248,22 @@ class PixelFaceSensor final : public FaceSensor {
       a = pipeline_->analyse(frame.image);
       ++m_.frames_analysed;
       add_timings(a.timings);
+      if (live_) show(frame, a);
       if (a.usable()) return true;
     }
+  }
+
+  void set_live(LiveSink* sink) override { live_ = sink; }
+
+  void show(const scene::SceneFrame& frame, const vision::FrameAnalysis& a) {
+    LiveFrame f;
+    f.lane = showing_lane_;
+    f.passage = showing_passage_;
+    f.image = frame.image;
+    for (std::size_t i = 0; i < a.faces.size(); ++i)
+      f.faces.push_back({a.faces[i].detection.box, static_cast<int>(i) == a.deciding});
+    f.caption = showing_ + (a.usable() ? ": face acquired" : ": " + std::string(vision::to_string(a.failure)));
+    live_->frame(f);
   }
 
   scene::Actor subject(const scene::LaneSpec& lane, const Person& p, MaskState truth) const {
@@ -282,6 +301,9 @@ class PixelFaceSensor final : public FaceSensor {
   scene::LaneSpec lane_;
   PixelMeasurements m_;
   std::map<std::string, std::uint64_t> failures_;
+  LiveSink* live_ = nullptr;
+  std::string showing_lane_, showing_;  // the attempt being shown live
+  std::uint64_t showing_passage_ = 0;
 };
 
 }  // namespace

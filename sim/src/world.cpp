@@ -61,8 +61,10 @@ struct ArrivalStream {
 
 class World {
  public:
-  World(const Scenario& s, std::filesystem::path hil_dir)
-      : s_(s), sim_(s.seed, s.day_start), pop_(s), face_(s.fidelity == "hil" ? make_statistical_face_sensor(s) : make_face_sensor(s, pop_)) {
+  World(const Scenario& s, std::filesystem::path hil_dir, LiveSink* live)
+      : s_(s), sim_(s.seed, s.day_start), pop_(s), face_(s.fidelity == "hil" ? make_statistical_face_sensor(s) : make_face_sensor(s, pop_)),
+        live_(live) {
+    face_->set_live(live);
     for (std::size_t g = 0; g < s.gates.size(); ++g) {
       Gate gate;
       gate.spec = &s.gates[g];
@@ -81,6 +83,7 @@ class World {
         sim_.schedule_now_threadsafe([this, lane, t] { hil_open(lane, t); });
       });
       hil_lanes_.resize(out_.lane_names.size());
+      hil_->set_live(live);
     }
   }
 
@@ -562,6 +565,7 @@ class World {
     for (auto& d : hil_->take_decisions(col)) {
       sent_on = sent_on || d.decision == "deny" || d.door == "not_opened" || d.referred_to_staff ||
                 (d.decision == "pending" && d.next == "read_card");
+      show_gatectl(col, idx, d);
       st.heard.push_back(std::move(d));
     }
     if (st.phase == HilLaneState::Phase::door) return;  // going through: nothing more to hear
@@ -629,8 +633,10 @@ class World {
     const Duration cycle = draw(s_.service.door_cycle, times);
     sim_.schedule_in(seconds(s_.hil.walk_through_s), [this, col, cycle] {
       hil_->door(col, true);
+      if (live_) live_->door(out_.lane_names[col], true, sim_.now());
       sim_.schedule_in(cycle, [this, col] {
         hil_->door(col, false);
+        if (live_) live_->door(out_.lane_names[col], false, sim_.now());
         hil_done(col, true);
       });
     });
@@ -642,7 +648,10 @@ class World {
     st.phase = HilLaneState::Phase::idle;
     sim_.cancel(st.listen);
     Passage& ps = passages_[st.idx];
-    for (auto& d : hil_->take_decisions(col)) st.heard.push_back(std::move(d));
+    for (auto& d : hil_->take_decisions(col)) {
+      show_gatectl(col, st.idx, d);
+      st.heard.push_back(std::move(d));
+    }
     hil_outcome(ps, st, st.heard, opened);
     Gate& g = gates_[st.gate];
     g.lanes[st.lane].busy = false;
@@ -745,6 +754,7 @@ class World {
     r.passed = r.outcome.verdict == Verdict::grant;
     const auto followers = std::move(ps.tailgaters);
     out_.passages.push_back(r);
+    if (live_) show_decision(r);
     ps.tx.reset();
     --active_;
     if (hil_ && active_ == 0 && sim_.now() >= s_.day_end) sim_.stop();  // paced runs end when the last person is through
@@ -757,11 +767,43 @@ class World {
         fr.arrived = r.arrived;
         fr.service_start = fr.lane_end = fr.decided = sim_.now();
         out_.passages.push_back(fr);
+        if (live_) show_decision(fr);
         --active_;
       } else {
         join_queue(f);  // the door stayed shut: the follower queues like everyone else
       }
     }
+  }
+
+  // ---------------------------------------------------------------- live view
+  void show_decision(const PassageRecord& r) {
+    LiveEvent e;
+    e.t = r.decided;
+    if (r.lane >= 0) e.lane = out_.lane_names[gates_[r.gate].first_column + static_cast<std::size_t>(r.lane)];
+    e.passage = r.passage;
+    e.person = pop_.person(r.person).label();
+    e.direction = to_string(r.direction);
+    e.credential = r.tailgated ? "tailgate" : std::string(to_string(r.outcome.credential));
+    e.decision = r.tailgated ? "none" : std::string(to_string(r.outcome.verdict));
+    e.reason = r.tailgated ? "tailgated" : std::string(to_string(r.outcome.reason));
+    e.temperature_c = r.outcome.temperature_c;
+    live_->event(e);
+  }
+
+  void show_gatectl(std::size_t col, std::uint32_t idx, const GateDecision& d) {
+    if (!live_) return;
+    LiveEvent e;
+    e.t = sim_.now();
+    e.lane = out_.lane_names[col];
+    e.passage = passages_[idx].rec.passage;
+    e.person = d.person ? pop_.person(*d.person).label() : std::string("unknown");
+    e.credential = d.source;
+    e.decision = d.decision;
+    e.reason = d.reason;
+    e.temperature_c = d.temperature_c;
+    e.from_gatectl = true;
+    if (d.face_box) e.face_box = cv::Rect2f((*d.face_box)[0], (*d.face_box)[1], (*d.face_box)[2], (*d.face_box)[3]);
+    live_->event(e);
   }
 
   // One timeline row per simulated minute: the longest queue seen during the minute that ends now.
@@ -782,7 +824,7 @@ class World {
       }
       minute_staff_max_[g] = static_cast<std::uint32_t>(gate.staff_queue.size());
     }
-    if (*progress_ && out_.timeline.size() % 60 == 0) (*progress_)(sim_.now(), s_.day_end);
+    if (*progress_ && (live_ || out_.timeline.size() % 60 == 0)) (*progress_)(sim_.now(), s_.day_end);
     if (sim_.now() < s_.day_end || active_ > 0) sim_.schedule_in(std::chrono::minutes(1), [this] { sample_minute(); });
     else if (hil_) sim_.stop();
   }
@@ -798,6 +840,7 @@ class World {
   const ProgressFn* progress_ = nullptr;
   std::vector<std::uint32_t> minute_max_, minute_staff_max_;  // longest queues in the current minute
   RunOutput out_;
+  LiveSink* live_ = nullptr;                // a live view, if any
   std::unique_ptr<HilGates> hil_;           // fidelity hil
   std::vector<HilLaneState> hil_lanes_;     // by timeline column
 };
@@ -807,7 +850,11 @@ class World {
 RunOutput run_world(const Scenario& scenario, const ProgressFn& progress) { return run_world(scenario, progress, {}); }
 
 RunOutput run_world(const Scenario& scenario, const ProgressFn& progress, const std::filesystem::path& hil_workdir) {
-  World w(scenario, hil_workdir);
+  return run_world(scenario, progress, hil_workdir, nullptr);
+}
+
+RunOutput run_world(const Scenario& scenario, const ProgressFn& progress, const std::filesystem::path& hil_workdir, LiveSink* live) {
+  World w(scenario, hil_workdir, live);
   return w.run(progress);
 }
 

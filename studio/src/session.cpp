@@ -8,6 +8,9 @@
 #include <sstream>
 #include <system_error>
 
+#include <opencv2/imgproc.hpp>
+#include <unistd.h>
+
 #include "gatetwin/sim/report.hpp"
 #include "gatetwin/sim/scenario_loader.hpp"
 
@@ -39,6 +42,102 @@ double day_fraction(const sim::Scenario& s, sim::SimTime now) {
   return span > 0 ? std::clamp(sim::to_seconds(now - s.day_start) / span, 0.0, 1.0) : 0.0;
 }
 
+// The live view's sink: called from the simulation's thread and, in HIL, the cameras' threads. Keeps the
+// view under its own lock and hands a copy to `publish` at most ~15 times a second (and at the end).
+class StudioLiveSink final : public sim::LiveSink {
+ public:
+  using PublishFn = std::function<void(std::shared_ptr<const LiveView>)>;
+  StudioLiveSink(const sim::Scenario& s, PublishFn publish) : publish_(std::move(publish)) {
+    view_.fidelity = s.fidelity;
+    view_.running = true;
+    for (const auto& g : s.gates)
+      for (int l = 1; l <= g.lanes; ++l) {
+        LiveLane lane;
+        lane.name = g.name + "/" + std::to_string(l);
+        view_.lanes.push_back(std::move(lane));
+      }
+  }
+
+  void frame(const sim::LiveFrame& f) override {
+    if (f.image.empty()) return;
+    const double scale = std::min(1.0, 480.0 / f.image.cols);
+    cv::Mat small, rgb;
+    if (scale < 1.0) cv::resize(f.image, small, cv::Size(), scale, scale, cv::INTER_AREA);
+    else small = f.image;
+    cv::cvtColor(small, rgb, cv::COLOR_BGR2RGB);
+    std::unique_lock lock(mu_);
+    LiveLane* lane = find(f.lane);
+    if (!lane) return;
+    lane->image = rgb;
+    lane->scale = static_cast<float>(scale);
+    lane->faces.clear();
+    for (auto face : f.faces) {
+      face.box = cv::Rect2f(face.box.x * lane->scale, face.box.y * lane->scale, face.box.width * lane->scale, face.box.height * lane->scale);
+      lane->faces.push_back(face);
+    }
+    lane->caption = f.caption;
+    ++lane->frames;
+    if (f.t) {
+      view_.sim_time = sim::format_clock(*f.t).substr(0, 8);
+      // gatectl's box belongs to the moment of its event: gone once the resident has moved on.
+      if (lane->gatectl_box && *f.t - lane->gatectl_box_at > std::chrono::milliseconds(1500)) lane->gatectl_box.reset();
+    }
+    maybe_publish(lock);
+  }
+
+  void event(const sim::LiveEvent& e) override {
+    std::unique_lock lock(mu_);
+    view_.events.push_back(e);
+    if (view_.events.size() > LiveView::kMaxEvents) view_.events.erase(view_.events.begin());
+    ++(e.from_gatectl ? view_.gatectl_events : view_.decisions);
+    view_.sim_time = sim::format_clock(e.t).substr(0, 8);
+    if (LiveLane* lane = find(e.lane); lane && e.from_gatectl) {
+      lane->gatectl_said = e.credential + " " + e.decision + " " + e.reason + (e.person.empty() ? "" : " (" + e.person + ")");
+      if (e.face_box) {
+        const auto& b = *e.face_box;
+        lane->gatectl_box = cv::Rect2f(b.x * lane->scale, b.y * lane->scale, b.width * lane->scale, b.height * lane->scale);
+        lane->gatectl_box_at = e.t;
+        ++lane->gatectl_boxes;
+      }
+    }
+    maybe_publish(lock);
+  }
+
+  void door(const std::string& lane_name, bool open, sim::SimTime) override {
+    std::unique_lock lock(mu_);
+    if (LiveLane* lane = find(lane_name)) lane->door_open = open;
+    maybe_publish(lock, true);
+  }
+
+  void finish(const std::string& error) {
+    std::unique_lock lock(mu_);
+    view_.running = false;
+    view_.error = error;
+    for (auto& lane : view_.lanes) lane.door_open = false;
+    maybe_publish(lock, true);
+  }
+
+ private:
+  LiveLane* find(const std::string& name) {
+    for (auto& lane : view_.lanes)
+      if (lane.name == name) return &lane;
+    return nullptr;
+  }
+  void maybe_publish(std::unique_lock<std::mutex>& lock, bool now = false) {
+    const auto t = std::chrono::steady_clock::now();
+    if (!now && t - last_ < std::chrono::milliseconds(66)) return;
+    last_ = t;
+    auto copy = std::make_shared<const LiveView>(view_);
+    lock.unlock();  // the session's lock is taken by publish_: never both at once
+    publish_(std::move(copy));
+  }
+
+  PublishFn publish_;
+  std::mutex mu_;
+  LiveView view_;
+  std::chrono::steady_clock::time_point last_{};
+};
+
 }  // namespace
 
 const char* to_string(Job j) {
@@ -47,6 +146,7 @@ const char* to_string(Job j) {
     case Job::run_a: return "running A";
     case Job::run_b: return "running B";
     case Job::capacity: return "sizing capacity";
+    case Job::live: return "running live";
   }
   return "?";
 }
@@ -268,6 +368,25 @@ void Session::set_capacity_query(const sim::CapacityQuery& q) {
   cv_.notify_all();
 }
 
+bool Session::run_live(std::string* error) {
+  std::lock_guard lock(mu_);
+  if (!snap_->a) {
+    if (error) *error = "no scenario is open";
+    return false;
+  }
+  if (snap_->a->fidelity != "pixel" && snap_->a->fidelity != "hil") {
+    if (error) *error = "a live run needs fidelity pixel or hil (this scenario is " + snap_->a->fidelity + ")";
+    return false;
+  }
+  ++generation_;
+  live_generation_ = generation_;
+  live_pending_ = true;
+  work_pending_ = true;
+  publish([](Snapshot& s) { s.stale = true; });
+  cv_.notify_all();
+  return true;
+}
+
 bool Session::save(const std::string& path, std::string* error) {
   std::optional<sim::Scenario> a;
   {
@@ -323,9 +442,45 @@ bool Session::wait_idle(double timeout_s) const {
   return cv_.wait_for(lock, std::chrono::duration<double>(timeout_s), [&] { return !work_pending_ && !working_; });
 }
 
+void Session::run_live_job(const sim::Scenario& a, std::uint64_t gen, const sim::ProgressFn& progress) {
+  StudioLiveSink sink(a, [this, gen](std::shared_ptr<const LiveView> view) {
+    std::lock_guard lock(mu_);
+    if (live_generation_.load() == gen) publish([&](Snapshot& snap) { snap.live = std::move(view); });
+  });
+  const auto hil_dir = std::filesystem::temp_directory_path() / ("gatetwin-studio-hil-" + std::to_string(::getpid()));
+  const auto t0 = std::chrono::steady_clock::now();
+  sim::RunOutput out;
+  try {
+    out = sim::run_world(a, progress, hil_dir, &sink);
+  } catch (const Abandoned&) {
+    sink.finish("abandoned: the configuration changed");
+    std::error_code ec;
+    std::filesystem::remove_all(hil_dir, ec);
+    throw;
+  } catch (const std::exception& e) {
+    sink.finish(e.what());
+    std::error_code ec;
+    std::filesystem::remove_all(hil_dir, ec);
+    throw;
+  }
+  std::error_code ec;
+  std::filesystem::remove_all(hil_dir, ec);
+  sink.finish("");
+  const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  auto ra = std::make_shared<const RunView>(make_view(a, std::move(out), ms));
+  std::lock_guard lock(mu_);
+  if (live_generation_.load() != gen) return;
+  publish([&](Snapshot& snap) {
+    snap.run_a = ra;
+    snap.stale = false;
+    ++snap.runs_done;
+  });
+}
+
 void Session::worker() {
   for (;;) {
     std::uint64_t gen = 0;
+    bool live = false;
     std::optional<sim::Scenario> a, b;
     sim::CapacityQuery query;
     {
@@ -338,6 +493,8 @@ void Session::worker() {
       a = snap_->a;
       b = snap_->b;
       query = query_;
+      live = live_pending_;
+      live_pending_ = false;
     }
     const auto current = [&] { return live_generation_.load() == gen; };
     // Called by the simulation once per simulated hour: progress, and the point where an outdated run stops.
@@ -362,7 +519,9 @@ void Session::worker() {
       return std::make_shared<const RunView>(make_view(s, std::move(out), ms));
     };
     try {
-      if (a) {
+      if (a && live) {
+        run_live_job(*a, gen, progress_of(Job::live, &*a));
+      } else if (a) {
         auto ra = run(Job::run_a, *a);
         std::shared_ptr<const RunView> rb;
         std::vector<Delta> deltas;

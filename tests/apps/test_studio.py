@@ -4,7 +4,10 @@ change the lanes, let it re-run, save screenshots, the edited scenario and the f
 screenshots show the plots (not a blank window) and that they changed with the lanes, that the saved
 scenario validates, and that the figures the window shows are the ones `gatetwin run` prints.
 
-Usage: test_studio.py GATETWIN_STUDIO GATETWIN
+The live view (pixel and HIL runs shown as they run) needs the face models with a mask classifier in
+$GATETWIN_MODELS (CTest: the hil_models fixture's directory) and gatectl.
+
+Usage: test_studio.py GATETWIN_STUDIO GATETWIN GATECTL
 Xvfb is started on a free display (-displayfd: it writes the display number when it is ready) and stopped
 at the end.
 """
@@ -18,7 +21,7 @@ import unittest
 
 from PIL import Image
 
-STUDIO = GATETWIN = None
+STUDIO = GATETWIN = GATECTL = None
 TMP = XVFB = DISPLAY = None
 SCENARIO = "scenarios/jiaochangkou.yaml"
 
@@ -66,7 +69,7 @@ def studio(script_text, name):
     path = os.path.join(TMP, name + ".txt")
     with open(path, "w") as f:
         f.write(script_text)
-    env = dict(os.environ, DISPLAY=DISPLAY, LIBGL_ALWAYS_SOFTWARE="1")
+    env = dict(os.environ, DISPLAY=DISPLAY, LIBGL_ALWAYS_SOFTWARE="1", GATETWIN_GATECTL=GATECTL)
     return subprocess.run([STUDIO, "--script", path], capture_output=True, text=True, timeout=600, env=env), path
 
 
@@ -177,6 +180,65 @@ quit
         self.assertEqual(report["wait_s"], exported["wait_s"])
 
 
+# The lane images of the Live tab: the first two 384 px wide frames, side by side, below the button row.
+LANE1_BOX = (390, 125, 765, 400)
+LANE2_BOX = (780, 125, 1160, 400)
+
+
+def distinct_colours(img, box):
+    return len(img.crop(box).getcolors(maxcolors=1 << 20) or [])
+
+
+class LiveRuns(unittest.TestCase):
+    def test_a_pixel_run_shows_the_rendered_residents_and_the_decisions(self):
+        r, _ = studio(f"""open scenarios/pixel/calibration-small.yaml
+set day.end 07:05
+tab Live
+live
+wait 300
+screenshot {TMP}/live-pixel.png
+dump {TMP}/live-pixel.json
+""", "live-pixel")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        live = load_json(os.path.join(TMP, "live-pixel.json"))["live"]
+        self.assertEqual(live["fidelity"], "pixel")
+        self.assertFalse(live["running"])
+        self.assertEqual(live["error"], "")
+        self.assertGreater(live["decisions"], 3)
+        self.assertEqual(live["events"], min(live["decisions"], 200))
+        self.assertGreater(live["lanes"][0]["frames"], 10)
+        img = png_rgb("live-pixel")
+        self.assertGreater(distinct_colours(img, LANE1_BOX), 1000, "a rendered frame, not a blank rectangle")
+
+    def test_a_hil_run_shows_both_lanes_cameras_gatectls_faces_and_events(self):
+        r, _ = studio(f"""open scenarios/hil/regression.yaml
+set day.end 07:30:30
+tab Live
+live
+pause 15
+screenshot {TMP}/live-hil.png
+wait 300
+dump {TMP}/live-hil.json
+""", "live-hil")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        live = load_json(os.path.join(TMP, "live-hil.json"))["live"]
+        self.assertEqual(live["fidelity"], "hil")
+        self.assertEqual(live["error"], "")
+        self.assertGreater(live["decisions"], 2)
+        self.assertGreater(live["gatectl_events"], 2)
+        for lane in live["lanes"]:
+            self.assertGreater(lane["frames"], 50, lane)  # the emulated camera's stream, ~10 fps
+        self.assertGreater(sum(lane["gatectl_boxes"] for lane in live["lanes"]), 0, "gatectl's face boxes reach the view")
+        img = png_rgb("live-hil")
+        self.assertGreater(distinct_colours(img, LANE1_BOX), 500)
+        self.assertGreater(distinct_colours(img, LANE2_BOX), 500)
+
+    def test_a_statistical_scenario_has_no_live_run(self):
+        r, path = studio(f"open {SCENARIO}\nlive\n", "live-statistical")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn(f"{path}:2: live: a live run needs fidelity pixel or hil", r.stderr)
+
+
 class BadScripts(unittest.TestCase):
     def test_an_unknown_command_names_the_line_and_runs_nothing(self):
         r, path = studio(f"open {SCENARIO}\nzoom 3\n", "unknown")
@@ -201,5 +263,5 @@ class BadScripts(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    STUDIO, GATETWIN = sys.argv.pop(1), sys.argv.pop(1)
+    STUDIO, GATETWIN, GATECTL = sys.argv.pop(1), sys.argv.pop(1), sys.argv.pop(1)
     unittest.main(verbosity=2)

@@ -9,7 +9,9 @@
 #include <fstream>
 
 #include "gatetwin/sim/capacity.hpp"
+#include "gatetwin/sim/live.hpp"
 #include "gatetwin/sim/metrics.hpp"
+#include "gatetwin/sim/report.hpp"
 #include "gatetwin/sim/scenario_loader.hpp"
 #include "gatetwin/sim/world.hpp"
 #include "gatetwin/studio/session.hpp"
@@ -209,4 +211,30 @@ TEST_F(StudioSession, ASavedScenarioValidatesAndLoadsBackToTheEditedConfiguratio
   ASSERT_TRUE(s.export_report((dir_ / "report").string(), &error)) << error;
   EXPECT_TRUE(fs::exists(dir_ / "report" / "report.json"));
   EXPECT_TRUE(fs::exists(dir_ / "report" / "events.jsonl"));
+}
+
+TEST(LiveSink, GetsEveryDecisionAsItIsMadeAndNoFramesInTheStatisticalModel) {
+  struct Recorder final : gs::LiveSink {
+    std::vector<gs::LiveEvent> events;
+    int frames = 0;
+    void event(const gs::LiveEvent& e) override { events.push_back(e); }
+    void frame(const gs::LiveFrame&) override { ++frames; }
+  } rec;
+  auto r = gs::load_scenario_text(kScenario, "live.yaml");
+  ASSERT_TRUE(r.ok());
+  int progress_calls = 0;
+  const auto out = gs::run_world(*r.scenario, [&](gs::SimTime, gs::SimTime) { ++progress_calls; }, {}, &rec);
+  ASSERT_EQ(rec.events.size(), out.passages.size());
+  EXPECT_EQ(rec.frames, 0);
+  for (std::size_t i = 0; i < out.passages.size(); ++i) {
+    EXPECT_EQ(rec.events[i].passage, out.passages[i].passage);
+    EXPECT_EQ(rec.events[i].t, out.passages[i].decided);
+    if (i > 0) {
+      EXPECT_GE(rec.events[i].t, rec.events[i - 1].t);
+    }
+  }
+  // With a live view, progress comes every simulated minute (the view's clock and the point to abandon).
+  EXPECT_GE(progress_calls, 240);
+  // And the run is the same run: a live view changes nothing.
+  EXPECT_EQ(gs::events_jsonl(*r.scenario, out), gs::events_jsonl(*r.scenario, gs::run_world(*r.scenario)));
 }

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "gatetwin/recognizer/policy.hpp"
+#include "gatetwin/sim/live.hpp"
 #include "gatetwin/sim/population.hpp"
 #include "gatetwin/sim/random.hpp"
 #include "gatetwin/sim/scenario.hpp"
@@ -52,6 +53,8 @@ class FaceSensor {
   virtual std::optional<double> verify(const FaceRequest& request, std::uint32_t holder, RandomStream& rng) = 0;
   // Called once at the end of the run to add what the sensor measured (pixel mode) to the output.
   virtual void finish(RunOutput& /*out*/) {}
+  // Pixel mode shows every analysed frame, with the faces the core found, to a live view.
+  virtual void set_live(LiveSink* /*sink*/) {}
 };
 
 // The statistical model: scores from the scenario's face.* distributions.

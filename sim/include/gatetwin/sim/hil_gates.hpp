@@ -11,6 +11,7 @@
 // every Modbus transaction, every card frame presented, and a hash of every camera frame, each with its
 // simulated time (io.jsonl; docs/hil.md). `gatetwin replay` runs a recorded scenario again against a
 // changed gatectl or policy and compares the decisions.
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -28,6 +29,7 @@
 #include "gatetwin/devices/wiegand.hpp"
 #include "gatetwin/recognizer/policy.hpp"
 #include "gatetwin/sim/gate_scene.hpp"
+#include "gatetwin/sim/live.hpp"
 #include "gatetwin/sim/population.hpp"
 #include "gatetwin/sim/scenario.hpp"
 #include "gatetwin/sim/time.hpp"
@@ -64,6 +66,7 @@ struct GateDecision {
   std::string door;                     // opened | not_opened | closed
   double latency_ms = 0;                // gatectl: frame (or swipe) to decision
   std::optional<double> door_ms;        // gatectl: frame (or swipe) to the relay write's reply
+  std::optional<std::array<float, 4>> face_box;  // face events: the decided face, x y w h in camera pixels
 };
 
 struct HilStats {
@@ -97,6 +100,8 @@ class HilGates {
   void present(std::size_t lane, SimTime t0, std::uint64_t passage, std::vector<scene::Actor> actors);
   void leave(std::size_t lane);       // nobody at the lane any more
   void door(std::size_t lane, bool open);
+  // Shows every lane's camera frames to a live view (before start()).
+  void set_live(LiveSink* live);
   // A card held to the lane's reader; recorded in the I/O log.
   devices::card::Presented swipe(std::size_t lane, const devices::wiegand::Frame& frame);
   // gatectl's access events for `lane` logged since the last call, in log order.

@@ -11,6 +11,7 @@
 
 #include "gatetwin/recognizer/policy.hpp"
 #include "gatetwin/sim/hil_gates.hpp"
+#include "gatetwin/sim/live.hpp"
 #include "gatetwin/sim/pacing.hpp"
 #include "gatetwin/sim/population.hpp"
 #include "gatetwin/sim/scenario.hpp"
@@ -147,5 +148,8 @@ RunOutput run_world(const Scenario& scenario, const ProgressFn& progress = {});
 // directory when empty). Throws HilSetupError when HIL cannot start, PacingError when hil.strict is set
 // and the run fell behind the wall clock.
 RunOutput run_world(const Scenario& scenario, const ProgressFn& progress, const std::filesystem::path& hil_workdir);
+// With a live view: decisions, pixel mode's analysed frames, HIL's camera frames, door and gatectl events go
+// to `live` as they happen, and `progress` is called every simulated minute (not hour).
+RunOutput run_world(const Scenario& scenario, const ProgressFn& progress, const std::filesystem::path& hil_workdir, LiveSink* live);
 
 }  // namespace gatetwin::sim

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <array>
 #include <condition_variable>
+#include <functional>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -19,8 +20,11 @@
 #include <thread>
 #include <vector>
 
+#include <opencv2/core.hpp>
+
 #include "gatetwin/sim/capacity.hpp"
 #include "gatetwin/sim/compare.hpp"
+#include "gatetwin/sim/live.hpp"
 #include "gatetwin/sim/metrics.hpp"
 #include "gatetwin/sim/scenario.hpp"
 #include "gatetwin/sim/world.hpp"
@@ -49,7 +53,32 @@ struct Delta {
   double a = 0, b = 0;
 };
 
-enum class Job { idle, run_a, run_b, capacity };
+enum class Job { idle, run_a, run_b, capacity, live };
+
+// What a live run (A at its own fidelity: pixel or hil) shows while it runs.
+struct LiveLane {
+  std::string name;              // "gate/lane"
+  cv::Mat image;                 // RGB, at most 480 px wide; empty before the first frame
+  float scale = 1.0f;            // image pixels per camera pixel
+  std::vector<sim::LiveFace> faces;  // in image pixels
+  std::string caption;
+  std::uint64_t frames = 0;      // frames shown on this lane so far
+  bool door_open = false;
+  std::optional<cv::Rect2f> gatectl_box;  // HIL: the face of gatectl's latest face event, image pixels (for 1.5 s)
+  sim::SimTime gatectl_box_at{0};
+  std::uint64_t gatectl_boxes = 0;  // gatectl face events with a face box shown on this lane
+  std::string gatectl_said;      // ... and what it decided
+};
+struct LiveView {
+  std::string fidelity;
+  bool running = false;
+  std::string error;             // the live run failed (models missing, gatectl did not start, ...)
+  std::vector<LiveLane> lanes;
+  std::vector<sim::LiveEvent> events;  // newest last, at most kMaxEvents
+  std::uint64_t decisions = 0, gatectl_events = 0;
+  std::string sim_time;          // "07:30:12"
+  static constexpr std::size_t kMaxEvents = 200;
+};
 const char* to_string(Job j);
 
 struct Snapshot {
@@ -69,6 +98,7 @@ struct Snapshot {
   std::shared_ptr<const sim::RunComparison> passages;  // passage by passage, common random numbers
   sim::CapacityQuery capacity_query;  // what the capacity view sizes for (its result: `capacity`)
   std::shared_ptr<const sim::CapacityResult> capacity;
+  std::shared_ptr<const LiveView> live;  // the latest live run's view (kept after it ends)
   std::uint64_t runs_done = 0;        // simulations the worker completed this session
 };
 
@@ -93,6 +123,10 @@ class Session {
   bool unset(const std::string& path, bool config_b = false);
   void enable_b(bool on);
   void set_capacity_query(const sim::CapacityQuery& q);
+  // Runs A at its own fidelity (pixel: every attempt rendered and decided by the core; hil: gatectl and the
+  // emulated devices in real time) and shows it as it runs in the snapshot's `live`; its results then
+  // replace A's. An edit abandons it at the next simulated minute. False when A is statistical.
+  bool run_live(std::string* error);
   // Writes configuration A, every default filled in, atomically; checks that the written file loads back
   // to the same scenario. False with `error` otherwise (nothing is left half-written).
   bool save(const std::string& path, std::string* error);
@@ -108,6 +142,7 @@ class Session {
   bool apply(bool config_b, const std::map<std::string, std::string>& edits);
   void publish(const std::function<void(Snapshot&)>& change);
   void worker();
+  void run_live_job(const sim::Scenario& a, std::uint64_t gen, const sim::ProgressFn& progress);
   std::optional<sim::Scenario> resolve(const std::map<std::string, std::string>& edits, std::vector<std::string>* errors) const;
 
   mutable std::mutex mu_;
@@ -120,6 +155,7 @@ class Session {
   bool b_enabled_ = false;
   bool stop_ = false;
   bool work_pending_ = false;
+  bool live_pending_ = false;
   bool working_ = false;
   std::thread thread_;
 };
