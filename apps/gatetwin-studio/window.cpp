@@ -101,29 +101,22 @@ void StudioWindow::draw(const studio::Snapshot& snap) {
 
 void StudioWindow::draw_toolbar(const studio::Snapshot& snap) {
   if (snap.file != shown_file_) open_path_ = shown_file_ = snap.file;  // the box follows what is open
-  ImGui::SetNextItemWidth(320);
-  ImGui::InputTextWithHint("##open", "scenarios/jiaochangkou.yaml", &open_path_);
+  // A path box and its button; the command's result goes to the status line.
+  const auto path_action = [&](const char* id, const char* hint, float width, const char* button, std::string& path,
+                               bool (studio::Session::*command)(const std::string&, std::string*), const char* done) {
+    ImGui::SetNextItemWidth(width);
+    ImGui::InputTextWithHint(id, hint, &path);
+    ImGui::SameLine();
+    if (ImGui::Button(button)) {
+      std::string error;
+      message = (session_.*command)(path, &error) ? done + path : error;
+    }
+  };
+  path_action("##open", "scenarios/jiaochangkou.yaml", 320, "Open", open_path_, &studio::Session::open, "opened ");
   ImGui::SameLine();
-  if (ImGui::Button("Open")) {
-    std::string error;
-    message = session_.open(open_path_, &error) ? "opened " + open_path_ : error;
-  }
+  path_action("##save", "save as .yaml", 240, "Save", save_path_, &studio::Session::save, "saved ");
   ImGui::SameLine();
-  ImGui::SetNextItemWidth(240);
-  ImGui::InputTextWithHint("##save", "save as .yaml", &save_path_);
-  ImGui::SameLine();
-  if (ImGui::Button("Save")) {
-    std::string error;
-    message = session_.save(save_path_, &error) ? "saved " + save_path_ : error;
-  }
-  ImGui::SameLine();
-  ImGui::SetNextItemWidth(200);
-  ImGui::InputTextWithHint("##export", "report directory", &export_dir_);
-  ImGui::SameLine();
-  if (ImGui::Button("Export report")) {
-    std::string error;
-    message = session_.export_report(export_dir_, &error) ? "report written to " + export_dir_ : error;
-  }
+  path_action("##export", "report directory", 200, "Export report", export_dir_, &studio::Session::export_report, "report written to ");
   ImGui::SameLine();
   bool ab = snap.b.has_value();
   if (ImGui::Checkbox("A/B", &ab)) {
