@@ -67,21 +67,6 @@ std::map<std::uint64_t, Line> read_events(const std::string& path) {
   return read_events(in, path);
 }
 
-RunComparison compare(const std::map<std::uint64_t, Line>& a, const std::map<std::uint64_t, Line>& b);
-
-}  // namespace
-
-RunComparison compare_event_logs(const std::string& events_a, const std::string& events_b) {
-  return compare(read_events(events_a), read_events(events_b));
-}
-
-RunComparison compare_event_text(const std::string& text_a, const std::string& text_b) {
-  std::istringstream a(text_a), b(text_b);
-  return compare(read_events(a, "A"), read_events(b, "B"));
-}
-
-namespace {
-
 RunComparison compare(const std::map<std::uint64_t, Line>& a, const std::map<std::uint64_t, Line>& b) {
   RunComparison c;
   c.passages_a = a.size();
@@ -111,6 +96,15 @@ RunComparison compare(const std::map<std::uint64_t, Line>& a, const std::map<std
 }
 
 }  // namespace
+
+RunComparison compare_event_logs(const std::string& events_a, const std::string& events_b) {
+  return compare(read_events(events_a), read_events(events_b));
+}
+
+RunComparison compare_event_text(const std::string& text_a, const std::string& text_b) {
+  std::istringstream a(text_a), b(text_b);
+  return compare(read_events(a, "A"), read_events(b, "B"));
+}
 
 std::string comparison_text(const RunComparison& c, std::size_t max_listed) {
   std::ostringstream os;

@@ -167,18 +167,18 @@ std::uint64_t picture_hash(const cv::Mat& m) {
 class RecordingFrames final : public dv::FrameSource {
  public:
   RecordingFrames(std::shared_ptr<LaneStage> stage, IoLog* log, std::string lane, std::atomic<std::uint64_t>& count,
-                  LiveSink* const* live, std::string live_lane)
+                  LiveSink* live, std::string live_lane)
       : stage_(std::move(stage)), log_(log), lane_(std::move(lane)), count_(count), live_(live), live_lane_(std::move(live_lane)) {}
   cv::Size size() const override { return stage_->size(); }
   cv::Mat frame(dv::Micros t, std::uint64_t index) override {
     cv::Mat m = stage_->frame(t, index);
-    if (*live_) {
+    if (live_) {
       LiveFrame f;
       f.lane = live_lane_;
       f.t = SimTime{t.count()};
       f.image = m;
       f.caption = "camera frame " + std::to_string(index);
-      (*live_)->frame(f);
+      live_->frame(f);
     }
     if (log_) {
       std::ostringstream hex;
@@ -195,7 +195,7 @@ class RecordingFrames final : public dv::FrameSource {
   IoLog* log_;
   std::string lane_;
   std::atomic<std::uint64_t>& count_;
-  LiveSink* const* live_;   // HilGates' live view (set before the devices start), may be null
+  LiveSink* live_;          // a live view, may be null
   std::string live_lane_;   // "gate/lane"
 };
 
@@ -323,7 +323,7 @@ struct HilGates::Impl {
   std::vector<EventTail> tails;
   std::vector<std::vector<GateDecision>> pending;  // per lane: read from the logs, not yet taken
   HilStats stats;
-  LiveSink* live = nullptr;                         // set before start(); read by the camera threads
+  LiveSink* live = nullptr;                         // set before start(), which hands it to the cameras
   std::vector<std::atomic<bool>> waiting;           // per lane: someone stands there (for stray opens)
   bool stopped = false;
 
@@ -489,7 +489,7 @@ void HilGates::start() {
     auto stage = m.stages[next_stage];
     const std::string name = m.lane_names[next_stage++];
     auto frames = std::make_shared<RecordingFrames>(stage, s.hil.record_frames ? m.io.get() : nullptr, name, m.frame_count,
-                                                    &m.live, gate.name + "/" + std::to_string(lane));
+                                                    m.live, gate.name + "/" + std::to_string(lane));
     return LaneSources{frames, stage};
   };
   const auto wrap = [&](const std::string& lane, const std::string& device, dv::modbus::Handler& h) -> dv::modbus::Handler* {

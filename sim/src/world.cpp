@@ -754,7 +754,7 @@ class World {
     r.passed = r.outcome.verdict == Verdict::grant;
     const auto followers = std::move(ps.tailgaters);
     out_.passages.push_back(r);
-    if (live_) show_decision(r);
+    show_decision(r);
     ps.tx.reset();
     --active_;
     if (hil_ && active_ == 0 && sim_.now() >= s_.day_end) sim_.stop();  // paced runs end when the last person is through
@@ -767,7 +767,7 @@ class World {
         fr.arrived = r.arrived;
         fr.service_start = fr.lane_end = fr.decided = sim_.now();
         out_.passages.push_back(fr);
-        if (live_) show_decision(fr);
+        show_decision(fr);
         --active_;
       } else {
         join_queue(f);  // the door stayed shut: the follower queues like everyone else
@@ -777,6 +777,7 @@ class World {
 
   // ---------------------------------------------------------------- live view
   void show_decision(const PassageRecord& r) {
+    if (!live_) return;
     LiveEvent e;
     e.t = r.decided;
     if (r.lane >= 0) e.lane = out_.lane_names[gates_[r.gate].first_column + static_cast<std::size_t>(r.lane)];

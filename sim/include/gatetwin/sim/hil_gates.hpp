@@ -100,7 +100,7 @@ class HilGates {
   void present(std::size_t lane, SimTime t0, std::uint64_t passage, std::vector<scene::Actor> actors);
   void leave(std::size_t lane);       // nobody at the lane any more
   void door(std::size_t lane, bool open);
-  // Shows every lane's camera frames to a live view (before start()).
+  // Shows every lane's camera frames to a live view; call before start().
   void set_live(LiveSink* live);
   // A card held to the lane's reader; recorded in the I/O log.
   devices::card::Presented swipe(std::size_t lane, const devices::wiegand::Frame& frame);
