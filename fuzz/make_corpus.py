@@ -125,3 +125,37 @@ write("rtsp", "http_get_qop_auth", b"GET /north-1.jpg HTTP/1.1\r\nHost: x\r\nAut
       b"nc=00000001, cnonce=\"0a4f113b\", response=\"6629fae49393a05397450978507c4ef1\"\r\n\r\n")
 write("rtsp", "broken_content_length", b"PLAY rtsp://x/y RTSP/1.0\r\nCSeq: 1\r\nContent-Length: 99999999\r\n\r\n")
 write("rtsp", "broken_folded_first_line", b"OPTIONS * RTSP/1.0\r\n  folded\r\nCSeq: 1\r\n\r\n")
+
+
+# --- Scenario files: the project's own scenarios and loader test data, copied as they are -------------------
+# Small ones only. Lines starting "#set " are --set overrides to scenario_fuzz (comments to YAML).
+REPO = ROOT.parent.parent
+SCENARIO_SEEDS = {
+    "good_minimal": "tests/data/good/minimal.yaml",
+    "good_two_gates": "tests/data/good/two_gates.yaml",
+    "good_units": "tests/data/good/units.yaml",
+    "good_custom_profile": "tests/data/good/custom_profile.yaml",
+    "good_rich": "tests/data/good/rich.yaml",
+    "jiaochangkou": "scenarios/jiaochangkou.yaml",
+    "bad_four_errors": "tests/data/bad/four_errors.yaml",
+    "bad_syntax_error": "tests/data/bad/syntax_error.yaml",
+    "bad_empty": "tests/data/bad/empty.yaml",
+    "bad_top_level_list": "tests/data/bad/top_level_list.yaml",
+    "bad_duplicate_key": "tests/data/bad/duplicate_key.yaml",
+    "bad_gate_not_mapping": "tests/data/bad/gate_not_mapping.yaml",
+    "bad_custom_profile_short": "tests/data/bad/custom_profile_short.yaml",
+    "bad_wrong_units": "tests/data/bad/wrong_units.yaml",
+    "bad_duplicate_gate_names": "tests/data/bad/duplicate_gate_names.yaml",
+    "bad_calibration_missing": "tests/data/bad/calibration_missing.yaml",
+}
+for name, path in SCENARIO_SEEDS.items():
+    write("scenario", name, (REPO / path).read_bytes())
+write("scenario", "set_overrides", b"name: overrides\ngates:\n  - name: east\n    lanes: 2\n"
+      b"#set gates[1].lanes=3\n#set faults[0].device=camera\n#set faults[0].start=07:30\n"
+      b"#set policy.fever_threshold=37.5 C\n#set arrivals.profile=flat\n")
+write("scenario", "set_bad_overrides", b"name: bad overrides\n#set gates[5].lanes=2\n#set nosuch=1\n#set day.end\n"
+      b"#set population.households=[1, 2]\n#set policy.mask={a: b\n")
+write("scenario", "faults_hil", b"fidelity: hil\ngates:\n  - {name: a, lanes: 1}\nfaults:\n"
+      b"  - {gate: a, lane: 2, device: thermal, mode: drift, value: 0.5, start: \"08:00\", duration: 10 min}\n")
+# Found by scenario_fuzz: to_yaml quoted the first "  end: " it found, here inside the name.
+write("scenario", "regress_name_with_clock_key", b'name: "a  end: b"\ndescription: "x  start: y"\n')

@@ -696,14 +696,23 @@ std::string to_yaml(const Scenario& s) {
   }
   YAML::Emitter out;
   out << root;
-  // Quote clock times so that YAML 1.1 readers do not take 23:00:00 for a sexagesimal number.
+  // Quote clock times so that YAML 1.1 readers do not take 23:00:00 for a sexagesimal number. Only in the
+  // top-level `day:` block: a text value (a name) may contain "  end: " too.
   std::string text = out.c_str();
-  for (const char* key : {"  start: ", "  end: "}) {
-    const auto at = text.find(key);
-    if (at != std::string::npos) {
+  auto day = text.find("\nday:\n"), day_end = std::string::npos;
+  if (day != std::string::npos) {
+    day += 5;  // the block: from the end of "day:" to the first line that is not indented
+    day_end = day;
+    while (day_end != std::string::npos && day_end + 1 < text.size() && text[day_end + 1] == ' ')
+      day_end = text.find('\n', day_end + 1);
+  }
+  for (const char* key : {"\n  start: ", "\n  end: "}) {
+    const auto at = day == std::string::npos ? day : text.find(key, day);
+    if (at < day_end) {
       const auto value = at + std::strlen(key);
       text.insert(text.find('\n', value), "\"");
       text.insert(value, "\"");
+      if (day_end != std::string::npos) day_end += 2;
     }
   }
   return text + "\n";
