@@ -2,6 +2,10 @@
 
 #include <sqlite3.h>
 
+#include <sodium.h>
+
+#include "sqlite_util.hpp"
+
 #include <bit>
 #include <cmath>
 #include <limits>
@@ -12,112 +16,32 @@
 
 namespace gatetwin::recognizer {
 
+using namespace sqlite_util;
+
 namespace {
 
-constexpr std::string_view kSchema = R"sql(
+// Version 1 keeps embeddings in the clear (a development gallery); version 2 seals each one with the
+// template key (nonce || ciphertext || tag: 40 bytes more than the float32 values).
+std::string schema(bool sealed) {
+  return std::string(R"sql(
 CREATE TABLE templates (
   id         INTEGER PRIMARY KEY,
   person     INTEGER NOT NULL CHECK (person BETWEEN 0 AND 4294967295),
   kind       TEXT    NOT NULL CHECK (kind IN ('unmasked', 'masked')),
   model      TEXT    NOT NULL,
   dim        INTEGER NOT NULL CHECK (dim > 0),
-  embedding  BLOB    NOT NULL CHECK (length(embedding) = 4 * dim),
+  embedding  BLOB    NOT NULL CHECK (length(embedding) = 4 * dim)sql") +
+         (sealed ? " + " + std::to_string(TemplateKey::kOverhead) : "") + R"sql(),
   created_us INTEGER NOT NULL
 ) STRICT;
 CREATE INDEX templates_by_person ON templates (person);
 )sql";
+}
 
-// The connection and the file it is for, so every error can name the file.
-struct Db {
-  sqlite3* db;
-  const std::filesystem::path& file;
-
-  [[noreturn]] void fail(const std::string& what) const {
-    throw std::runtime_error("gallery store '" + file.string() + "': " + what);
-  }
-  [[noreturn]] void fail_sqlite(const std::string& what) const {
-    const int code = sqlite3_extended_errcode(db);
-    const std::string detail = std::string(sqlite3_errmsg(db)) + " (SQLite code " + std::to_string(code) + ")";
-    if ((code & 0xff) == SQLITE_CORRUPT) fail("the database is corrupt: " + detail + ", in: " + what);
-    fail(what + ": " + detail);
-  }
-  void exec(const char* sql, const char* what) const {
-    if (sqlite3_exec(db, sql, nullptr, nullptr, nullptr) != SQLITE_OK) fail_sqlite(what);
-  }
-};
-
-class Stmt {
- public:
-  Stmt(const Db& db, std::string_view sql) : db_(db) {
-    if (sqlite3_prepare_v2(db_.db, sql.data(), static_cast<int>(sql.size()), &stmt_, nullptr) != SQLITE_OK) {
-      db_.fail_sqlite("cannot prepare '" + std::string(sql) + "'");
-    }
-  }
-  ~Stmt() { sqlite3_finalize(stmt_); }
-  Stmt(const Stmt&) = delete;
-  Stmt& operator=(const Stmt&) = delete;
-
-  Stmt& bind(int i, std::int64_t v) {
-    check(sqlite3_bind_int64(stmt_, i, v));
-    return *this;
-  }
-  Stmt& bind(int i, std::string_view v) {
-    check(sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT));
-    return *this;
-  }
-  Stmt& bind_blob(int i, const std::vector<unsigned char>& v) {
-    check(sqlite3_bind_blob(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT));
-    return *this;
-  }
-  // true: a row is available; false: done.
-  bool step() {
-    const int rc = sqlite3_step(stmt_);
-    if (rc == SQLITE_ROW) return true;
-    if (rc == SQLITE_DONE) return false;
-    db_.fail_sqlite("cannot run '" + std::string(sqlite3_sql(stmt_)) + "'");
-  }
-  void reset() {
-    sqlite3_reset(stmt_);
-    sqlite3_clear_bindings(stmt_);
-  }
-  std::int64_t int64(int col) const { return sqlite3_column_int64(stmt_, col); }
-  std::string text(int col) const {
-    const auto* p = sqlite3_column_text(stmt_, col);
-    return p ? std::string(reinterpret_cast<const char*>(p), static_cast<std::size_t>(sqlite3_column_bytes(stmt_, col)))
-             : std::string();
-  }
-  std::span<const unsigned char> blob(int col) const {
-    const auto* p = static_cast<const unsigned char*>(sqlite3_column_blob(stmt_, col));
-    const auto n = static_cast<std::size_t>(sqlite3_column_bytes(stmt_, col));
-    return p ? std::span<const unsigned char>(p, n) : std::span<const unsigned char>();
-  }
-
- private:
-  void check(int rc) const {
-    if (rc != SQLITE_OK) db_.fail_sqlite("cannot bind a parameter of '" + std::string(sqlite3_sql(stmt_)) + "'");
-  }
-  const Db& db_;
-  sqlite3_stmt* stmt_ = nullptr;
-};
-
-// BEGIN IMMEDIATE ... COMMIT, rolled back if commit() is not reached.
-class Transaction {
- public:
-  explicit Transaction(const Db& db) : db_(db) { db_.exec("BEGIN IMMEDIATE", "cannot begin a transaction"); }
-  ~Transaction() {
-    if (!done_) sqlite3_exec(db_.db, "ROLLBACK", nullptr, nullptr, nullptr);
-  }
-  Transaction(const Transaction&) = delete;
-  Transaction& operator=(const Transaction&) = delete;
-  void commit() {
-    db_.exec("COMMIT", "cannot commit");
-    done_ = true;
-  }
-
- private:
-  const Db& db_;
-  bool done_ = false;
-};
+// What a sealed template is bound to: a ciphertext moved to another row does not open.
+std::string template_aad(std::int64_t person, std::string_view kind, std::string_view model) {
+  return "gatetwin-template|" + std::to_string(person) + "|" + std::string(kind) + "|" + std::string(model);
+}
 
 // Same checks as Gallery::add, so nothing is stored that the gallery would refuse.
 void validate(std::span<const float> v, std::size_t dim) {
@@ -159,8 +83,9 @@ std::string row_name(std::int64_t id, std::int64_t person) {
 
 }  // namespace
 
-GalleryStore::GalleryStore(std::filesystem::path file, std::string model_id, std::size_t dim)
+GalleryStore::GalleryStore(std::filesystem::path file, std::string model_id, std::size_t dim, const TemplateKey* key)
     : file_(std::move(file)), model_(std::move(model_id)), dim_(dim) {
+  if (key) key_ = *key;
   if (dim_ == 0 || dim_ > static_cast<std::size_t>(std::numeric_limits<int>::max() / 4)) {
     throw std::invalid_argument("gallery store: bad template dimension " + std::to_string(dim_));
   }
@@ -189,9 +114,14 @@ GalleryStore::GalleryStore(std::filesystem::path file, std::string model_id, std
       if (tables.step() && tables.int64(0) != 0) {
         db.fail("not a GateTwin gallery store (schema version 0 but it already has tables)");
       }
-    } else if (version != kSchemaVersion) {
-      db.fail("schema version " + std::to_string(version) + ", this build reads version " +
-              std::to_string(kSchemaVersion));
+    } else if (version == kSchemaVersion && key_) {
+      db.fail("a plain gallery (templates not encrypted, schema version 1); the registry keeps templates "
+              "encrypted: enrol the residents again through the registry");
+    } else if (version == kSealedSchemaVersion && !key_) {
+      db.fail("templates are encrypted (schema version 2): open it with its key (a registry)");
+    } else if (version != kSchemaVersion && version != kSealedSchemaVersion) {
+      db.fail("schema version " + std::to_string(version) + ", this build reads versions " +
+              std::to_string(kSchemaVersion) + " and " + std::to_string(kSealedSchemaVersion));
     } else {
       check_contents();  // specific messages first (model, dimension, blob size) ...
       Stmt check(db, "PRAGMA quick_check(5)");  // ... then any damage they did not run into
@@ -220,8 +150,9 @@ GalleryStore::GalleryStore(std::filesystem::path file, std::string model_id, std
           db.fail("not a GateTwin gallery store (schema version 0 but it already has tables)");
         }
       }
-      db.exec(std::string(kSchema).c_str(), "cannot create the schema");
-      db.exec(("PRAGMA user_version=" + std::to_string(kSchemaVersion)).c_str(), "cannot set the schema version");
+      db.exec(schema(key_.has_value()).c_str(), "cannot create the schema");
+      db.exec(("PRAGMA user_version=" + std::to_string(key_ ? kSealedSchemaVersion : kSchemaVersion)).c_str(),
+              "cannot set the schema version");
       tx.commit();
     }
   } catch (...) {
@@ -243,15 +174,15 @@ void GalleryStore::check_contents() {
   // length() of a blob reads only the record header, not the blob, so this is cheap.
   Stmt bad(db,
            "SELECT id, person, dim, length(embedding), typeof(embedding) FROM templates "
-           "WHERE dim <> ?1 OR typeof(embedding) <> 'blob' OR length(embedding) <> 4 * ?1 ORDER BY id LIMIT 1");
-  bad.bind(1, static_cast<std::int64_t>(dim_));
+           "WHERE dim <> ?1 OR typeof(embedding) <> 'blob' OR length(embedding) <> ?2 ORDER BY id LIMIT 1");
+  bad.bind(1, static_cast<std::int64_t>(dim_)).bind(2, static_cast<std::int64_t>(blob_bytes()));
   if (bad.step()) {
     const std::string row = row_name(bad.int64(0), bad.int64(1));
     if (bad.int64(2) != static_cast<std::int64_t>(dim_)) {
       db.fail(row + " has dimension " + std::to_string(bad.int64(2)) + ", expected " + std::to_string(dim_));
     }
     db.fail(row + ": embedding " + bad.text(4) + " of " + std::to_string(bad.int64(3)) + " bytes, expected " +
-            std::to_string(4 * dim_) + " (" + std::to_string(dim_) + " float32)");
+            std::to_string(blob_bytes()) + " (" + std::to_string(dim_) + " float32" + (key_ ? ", sealed)" : ")"));
   }
 }
 
@@ -263,7 +194,11 @@ void GalleryStore::close() noexcept {
 }
 
 GalleryStore::GalleryStore(GalleryStore&& other) noexcept
-    : file_(std::move(other.file_)), model_(std::move(other.model_)), dim_(other.dim_), db_(std::exchange(other.db_, nullptr)) {}
+    : file_(std::move(other.file_)),
+      model_(std::move(other.model_)),
+      dim_(other.dim_),
+      key_(std::move(other.key_)),
+      db_(std::exchange(other.db_, nullptr)) {}
 
 GalleryStore& GalleryStore::operator=(GalleryStore&& other) noexcept {
   if (this != &other) {
@@ -271,6 +206,7 @@ GalleryStore& GalleryStore::operator=(GalleryStore&& other) noexcept {
     file_ = std::move(other.file_);
     model_ = std::move(other.model_);
     dim_ = other.dim_;
+    key_ = std::move(other.key_);
     db_ = std::exchange(other.db_, nullptr);
   }
   return *this;
@@ -296,7 +232,8 @@ std::vector<std::int64_t> GalleryStore::add(std::span<const NewTemplate> templat
         .bind(2, to_string(t.kind))
         .bind(3, model_)
         .bind(4, static_cast<std::int64_t>(dim_))
-        .bind_blob(5, encode(t.embedding))
+        .bind_blob(5, key_ ? key_->seal(encode(t.embedding), template_aad(t.person, to_string(t.kind), model_))
+                           : encode(t.embedding))
         .bind(6, static_cast<std::int64_t>(t.created.time_since_epoch().count()));
     insert.step();
     ids.push_back(sqlite3_last_insert_rowid(db_));
@@ -330,7 +267,7 @@ std::size_t GalleryStore::remove(std::uint32_t person) {
   return removed;
 }
 
-std::size_t GalleryStore::load_into(Gallery& gallery) const {
+std::size_t GalleryStore::load_into(Gallery& gallery, const std::function<bool(std::uint32_t)>& keep) const {
   if (!db_) throw std::logic_error("gallery store: used after move");
   if (gallery.dim() != dim_) {
     throw std::invalid_argument("gallery store: gallery dimension " + std::to_string(gallery.dim()) +
@@ -349,19 +286,30 @@ std::size_t GalleryStore::load_into(Gallery& gallery) const {
     const std::int64_t person = read.int64(1);
     const std::string row = row_name(id, person);
     if (person < 0 || person > std::numeric_limits<std::uint32_t>::max()) db.fail(row + ": person id out of range");
+    if (keep && !keep(static_cast<std::uint32_t>(person))) continue;
     const std::optional<TemplateKind> kind = parse_template_kind(read.text(2));
     if (!kind) db.fail(row + ": unknown kind '" + read.text(2) + "'");
     if (read.text(3) != model_) {
       db.fail(row + " is of model '" + read.text(3) + "', but the embedder in use is '" + model_ + "'");
     }
-    const auto blob = read.blob(5);
-    if (read.int64(4) != static_cast<std::int64_t>(dim_) || blob.size() != 4 * dim_) {
-      db.fail(row + ": embedding of " + std::to_string(blob.size()) + " bytes (dimension " +
-              std::to_string(read.int64(4)) + "), expected " + std::to_string(4 * dim_));
+    const auto stored = read.blob(5);
+    if (read.int64(4) != static_cast<std::int64_t>(dim_) || stored.size() != blob_bytes()) {
+      db.fail(row + ": embedding of " + std::to_string(stored.size()) + " bytes (dimension " +
+              std::to_string(read.int64(4)) + "), expected " + std::to_string(blob_bytes()));
     }
+    std::optional<std::vector<unsigned char>> opened;
+    if (key_) {
+      opened = key_->open(stored, template_aad(person, read.text(2), model_));
+      if (!opened) {
+        db.fail(row + " does not decrypt with this key (another registry's key file, or the row was altered or "
+                      "moved to another person)");
+      }
+    }
+    const std::span<const unsigned char> blob = opened ? std::span<const unsigned char>(*opened) : stored;
     const std::size_t at = values.size();
     values.resize(at + dim_);
     decode(blob, values.data() + at);
+    if (opened) sodium_memzero(opened->data(), opened->size());
     bool nonzero = false;
     for (std::size_t i = at; i < values.size(); ++i) {
       if (!std::isfinite(values[i])) db.fail(row + ": embedding has a non-finite value");

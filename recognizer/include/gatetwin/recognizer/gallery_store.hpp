@@ -2,9 +2,12 @@
 // The gallery's templates on disk, in SQLite: templates only (never photos), and person ids only (names
 // and rights live in another store, so a leaked gallery file does not say whose faces these are).
 //
-// Schema (PRAGMA user_version = GalleryStore::kSchemaVersion):
+// Schema (PRAGMA user_version = GalleryStore::kSchemaVersion, or kSealedSchemaVersion when opened with a key):
 //   templates(id INTEGER PRIMARY KEY, person INTEGER 0..2^32-1, kind TEXT 'unmasked'|'masked',
 //             model TEXT, dim INTEGER, embedding BLOB of dim float32 little-endian, created_us INTEGER)
+// With a TemplateKey (the registry's galleries: docs/privacy.md) every embedding is sealed with it
+// (template_key.hpp: XChaCha20-Poly1305 bound to the row's person, kind and model), so the file holds no
+// template in the clear; a sealed store cannot be opened without the key, nor a plain one with a key.
 // `model` names the embedder that produced the template (e.g. "faceplugin-0.0.1/fr_feature"): scores
 // between templates of different embedders mean nothing, so a store holding another model's templates is
 // refused. `created_us` is the caller's clock (microseconds since the Unix epoch), stored as given.
@@ -20,11 +23,14 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
 
 #include "gatetwin/recognizer/gallery.hpp"
+#include "gatetwin/recognizer/template_key.hpp"
 
 struct sqlite3;
 
@@ -53,11 +59,13 @@ struct StoredTemplate {
 
 class GalleryStore {
  public:
-  static constexpr int kSchemaVersion = 1;
+  static constexpr int kSchemaVersion = 1;        // embeddings in the clear
+  static constexpr int kSealedSchemaVersion = 2;  // embeddings sealed with a TemplateKey
 
   // Opens `file`, creating it (and the schema) if it does not exist. `model_id` and `dim` are those of
-  // the embedder in use; templates of any other model or dimension make the open fail.
-  GalleryStore(std::filesystem::path file, std::string model_id, std::size_t dim);
+  // the embedder in use; templates of any other model or dimension make the open fail. With `key`, templates
+  // are sealed (a new file gets schema version 2) and a plain file is refused.
+  GalleryStore(std::filesystem::path file, std::string model_id, std::size_t dim, const TemplateKey* key = nullptr);
   ~GalleryStore();
   GalleryStore(GalleryStore&& other) noexcept;
   GalleryStore& operator=(GalleryStore&& other) noexcept;
@@ -75,7 +83,8 @@ class GalleryStore {
   // Adds every stored template to `gallery` (whose dimension must be dim(); std::invalid_argument if
   // not) in row-id order; returns how many. Every row is read and checked before the gallery is
   // touched, so on error (std::runtime_error) the gallery is unchanged.
-  std::size_t load_into(Gallery& gallery) const;
+  // With `keep`, only the templates of persons it accepts are read (and decrypted).
+  std::size_t load_into(Gallery& gallery, const std::function<bool(std::uint32_t)>& keep = {}) const;
   // Every stored template's metadata, in row-id order.
   std::vector<StoredTemplate> list() const;
   std::size_t size() const;
@@ -83,14 +92,17 @@ class GalleryStore {
   const std::filesystem::path& file() const { return file_; }
   const std::string& model_id() const { return model_; }
   std::size_t dim() const { return dim_; }
+  bool sealed() const { return key_.has_value(); }
 
  private:
+  std::size_t blob_bytes() const { return 4 * dim_ + (key_ ? TemplateKey::kOverhead : 0); }
   void close() noexcept;
   void check_contents();
 
   std::filesystem::path file_;
   std::string model_;
   std::size_t dim_;
+  std::optional<TemplateKey> key_;
   sqlite3* db_ = nullptr;
 };
 
