@@ -20,6 +20,7 @@
 #include "daemon_lane.hpp"
 #include "gate_rights.hpp"
 #include "gatetwin/recognizer/gallery_store.hpp"
+#include "gatetwin/recognizer/registry.hpp"
 
 namespace gatetwin::gatectl {
 
@@ -28,6 +29,10 @@ namespace gr = gatetwin::recognizer;
 namespace rv = gatetwin::recognizer::vision;
 
 namespace {
+
+std::int64_t wall_us() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
 
 sockaddr_un unix_address(const fs::path& path) {
   sockaddr_un a{};
@@ -133,17 +138,53 @@ int run_daemon(const fs::path& config_file, const RunOptions& options) {
   const fs::path manifest_file = config.manifest ? *config.manifest : options.default_manifest;
   const rv::Manifest manifest =
       options.models.empty() ? rv::load_manifest(manifest_file) : rv::load_manifest(manifest_file, options.models);
-  gr::Gallery gallery(static_cast<std::size_t>(manifest.embedder.dim));
-  std::size_t templates = 0;
-  if (config.gallery) {
+  const auto dim = static_cast<std::size_t>(manifest.embedder.dim);
+  const Residents* residents_ptr = residents ? &*residents : nullptr;
+  std::unique_ptr<gr::Registry> registry;
+  if (config.registry) {
     try {
-      gr::GalleryStore store(*config.gallery, manifest.embedder_id(), static_cast<std::size_t>(manifest.embedder.dim));
-      templates = store.load_into(gallery);
+      registry = std::make_unique<gr::Registry>(*config.registry, manifest.embedder_id(), dim, config.registry_key);
     } catch (const std::runtime_error& e) {
-      throw ConfigError(std::string("gallery: ") + e.what());
+      throw ConfigError(config.file.string() + ": registry: " + e.what());
     }
   }
-  const GateRights rights(gallery, residents ? &*residents : nullptr);
+  // The faces the lanes see: from the registry, only residents whose active consent covers every purpose
+  // this gate declares; from a plain gallery, everyone in it.
+  std::atomic<std::size_t> templates{0};
+  Json face_source = Json::object();
+  std::mutex face_source_mu;
+  auto load_faces = [&]() -> std::shared_ptr<const FaceSnapshot> {
+    auto snap = std::make_shared<FaceSnapshot>(dim, residents_ptr);
+    if (registry) {
+      const auto loaded = registry->load_gallery(snap->gallery, config.purposes, wall_us());
+      templates = loaded.templates;
+      std::lock_guard lock(face_source_mu);
+      face_source = {{"registry", config.registry->string()}, {"purposes", gr::purposes_to_string(config.purposes)},
+                     {"templates", loaded.templates}, {"persons", loaded.persons},
+                     {"refused_persons", loaded.refused.size()}};
+    } else if (config.gallery) {
+      gr::GalleryStore store(*config.gallery, manifest.embedder_id(), dim);
+      templates = store.load_into(snap->gallery);
+    }
+    return snap;
+  };
+  // Retention is enforced before the first face is matched.
+  Json expired_at_start = nullptr;
+  if (registry) {
+    try {
+      expired_at_start = registry->expire(wall_us(), "gate:" + config.gate);
+    } catch (const std::runtime_error& e) {
+      expired_at_start = {{"error", e.what()}};
+      std::cerr << "gatectl run: retention check failed: " << e.what() << "\n";
+    }
+  }
+  std::shared_ptr<const FaceSnapshot> first_faces;
+  try {
+    first_faces = load_faces();
+  } catch (const std::runtime_error& e) {
+    throw ConfigError(std::string(config.registry ? "registry: " : "gallery: ") + e.what());
+  }
+  FaceDirectory faces(first_faces);
 
   // Signals are taken by sigwait on this thread only: block them before any thread starts (threads
   // inherit the mask), so no handler ever runs. A reader that goes away gives EPIPE, not SIGPIPE.
@@ -154,6 +195,9 @@ int run_daemon(const fs::path& config_file, const RunOptions& options) {
   sigaddset(&stop_signals, SIGHUP);  // a service manager's "reload": logged, not acted on (see below)
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
+  // A file size limit (ulimit -f) gives EFBIG on the write that would pass it, like a full disk, instead of
+  // killing the daemon: the audit log reports it and the lanes apply their fail mode.
+  ::signal(SIGXFSZ, SIG_IGN);
   // RTSP over TCP (interleaved) unless the operator chose otherwise: no UDP ports to open, no loss.
   ::setenv("OPENCV_FFMPEG_CAPTURE_OPTIONS", "rtsp_transport;tcp", 0);
 
@@ -165,7 +209,9 @@ int run_daemon(const fs::path& config_file, const RunOptions& options) {
     return 1;
   }
   StopFlag stop;
-  const Shared shared{config, policy, rights, gallery, residents ? &*residents : nullptr, manifest};
+  std::unique_ptr<DaemonAudit> audit;
+  if (registry) audit = std::make_unique<DaemonAudit>(registry->audit(), *log, config.gate);
+  const Shared shared{config, policy, faces, residents_ptr, manifest, audit.get()};
   std::vector<std::unique_ptr<Lane>> lanes;
   for (const auto& lc : config.lanes) lanes.push_back(std::make_unique<Lane>(shared, lc, *log, stop));
 
@@ -180,6 +226,11 @@ int run_daemon(const fs::path& config_file, const RunOptions& options) {
     j["started"] = started_wall;
     j["uptime_s"] = std::round(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count() * 10) / 10;
     j["events"] = {{"target", config.events}, {"lines", log->lines()}, {"write_errors", log->write_errors()}};
+    if (registry) {
+      std::lock_guard lock(face_source_mu);
+      j["registry"] = face_source;
+      j["registry"]["audit"] = audit->status();
+    }
     j["lanes"] = Json::array();
     for (const auto& l : lanes) j["lanes"].push_back(l->status());
     return j;
@@ -195,12 +246,54 @@ int run_daemon(const fs::path& config_file, const RunOptions& options) {
   Json lane_names = Json::array();
   for (const auto& l : config.lanes) lane_names.push_back(l.name);
   log->write({{"event", "started"}, {"gate", config.gate}, {"pid", ::getpid()}, {"lanes", lane_names},
-              {"model", manifest.id}, {"templates", templates},
+              {"model", manifest.id}, {"templates", templates.load()},
               {"residents", residents ? Json(residents->people.size()) : Json(nullptr)},
               {"policy", config.policy ? Json(config.policy->string()) : Json("defaults")},
-              {"status", config.status_socket.string()}});
+              {"status", config.status_socket.string()},
+              {"registry", registry ? Json({{"dir", config.registry->string()},
+                                            {"purposes", gr::purposes_to_string(config.purposes)},
+                                            {"templates_deleted_for", expired_at_start}})
+                                    : Json(nullptr)}});
+  // Consent changes made by `gatectl withdraw` / `consent` / `expire` reach the lanes within
+  // consent_refresh; templates past their retention period are deleted every retention_check.
+  std::thread maintenance;
+  if (registry) {
+    audit->append("gate:" + config.gate, "gate_start", "",
+                  {{"pid", ::getpid()}, {"purposes", gr::purposes_to_string(config.purposes)}, {"templates", templates.load()}});
+    maintenance = std::thread([&] {
+      std::uint64_t seen = registry->change_counter();
+      auto next_expiry = std::chrono::steady_clock::now() + config.retention_check;
+      while (!stop.wait_for(config.consent_refresh)) {
+        try {
+          bool reload = false;
+          if (std::chrono::steady_clock::now() >= next_expiry) {
+            next_expiry += config.retention_check;
+            const auto deleted = registry->expire(wall_us(), "gate:" + config.gate);
+            if (!deleted.empty()) {
+              log->write({{"event", "retention_expired"}, {"gate", config.gate}, {"persons", deleted}});
+              reload = true;
+            }
+          }
+          if (const std::uint64_t now = registry->change_counter(); now != seen) {
+            seen = now;
+            reload = true;
+          }
+          if (!reload) continue;
+          faces.replace(load_faces());
+          Json ev = {{"event", "faces_reloaded"}, {"gate", config.gate}};
+          {
+            std::lock_guard lock(face_source_mu);
+            for (auto it = face_source.begin(); it != face_source.end(); ++it) ev[it.key()] = it.value();
+          }
+          log->write(ev);
+        } catch (const std::exception& e) {  // the lanes keep the faces they have
+          log->write({{"event", "registry_error"}, {"gate", config.gate}, {"error", e.what()}});
+        }
+      }
+    });
+  }
   for (auto& l : lanes) l->start();
-  std::cerr << "gatectl run: gate " << config.gate << ", " << lanes.size() << " lane(s), " << templates
+  std::cerr << "gatectl run: gate " << config.gate << ", " << lanes.size() << " lane(s), " << templates.load()
             << " template(s); events to " << (config.events == "-" ? "stdout" : config.events) << "; status on "
             << config.status_socket.string() << "; ready" << std::endl;
 
@@ -219,6 +312,8 @@ int run_daemon(const fs::path& config_file, const RunOptions& options) {
   stop.request();
   for (auto& l : lanes) l->stop_input();
   for (auto& l : lanes) l->join();
+  if (maintenance.joinable()) maintenance.join();
+  if (audit) audit->append("gate:" + config.gate, "gate_stop", "", Json::object());
   Json final_state = snapshot();
   Json summary = Json::array();
   for (const auto& l : final_state["lanes"])

@@ -216,13 +216,38 @@ DaemonConfig load_daemon_config(const fs::path& file) {
     err.throw_if_any();
   }
   check_keys(err, root, "",
-             {"gate", "gallery", "residents", "policy", "manifest", "events", "events_fsync", "status", "reconnect",
+             {"gate", "gallery", "registry", "registry_key", "purposes", "consent_refresh", "retention_check", "residents", "policy", "manifest", "events", "events_fsync", "status", "reconnect",
               "cooldown", "presence_timeout", "measure_timeout", "camera_open_timeout", "camera_read_timeout",
               "connect_timeout", "modbus_timeout", "health_interval", "lanes"});
   for (const char* required : {"gate", "status", "lanes"})
     if (!root[required]) err.at(root, required, "missing (required)");
   if (root["gate"]) set(text(err, root["gate"], "gate"), c.gate);
   if (root["gallery"]) c.gallery = existing_file(err, root["gallery"], "gallery", base, "create it with gatectl enroll");
+  if (const auto& r = root["registry"]) {
+    if (const auto s = text(err, r, "registry")) {
+      const fs::path p = fs::path(*s).is_absolute() ? fs::path(*s) : base / *s;
+      std::error_code ec;
+      if (!fs::is_directory(p, ec)) err.at(r, "registry", "no such directory: " + p.string() + " (create it with gatectl registry init)");
+      else c.registry = p;
+    }
+    if (root["gallery"]) err.at(r, "registry", "give gallery (a plain development gallery) or registry, not both");
+  }
+  if (root["registry_key"]) c.registry_key = existing_file(err, root["registry_key"], "registry_key", base, "");
+  if (const auto& ps = root["purposes"]) {
+    if (!ps.IsSequence() || ps.size() == 0) {
+      err.at(ps, "purposes", "a non-empty list of purposes (access, movement_tracking, police_linkage, health_monitoring)");
+    } else {
+      c.purposes.clear();
+      for (std::size_t i = 0; i < ps.size(); ++i) {
+        const std::string f = "purposes[" + std::to_string(i) + "]";
+        const auto name = text(err, ps[i], f);
+        const auto p = name ? recognizer::parse_purpose(*name) : std::nullopt;
+        if (name && !p) err.at(ps[i], f, "unknown purpose '" + *name + "' (access, movement_tracking, police_linkage, health_monitoring)");
+        else if (p && std::find(c.purposes.begin(), c.purposes.end(), *p) == c.purposes.end()) c.purposes.push_back(*p);
+      }
+    }
+    if (!root["registry"]) err.at(ps, "purposes", "purposes need a registry (consent is recorded there)");
+  }
   if (root["residents"]) c.residents = existing_file(err, root["residents"], "residents", base, "");
   if (root["policy"]) c.policy = existing_file(err, root["policy"], "policy", base, "");
   if (root["manifest"]) c.manifest = existing_file(err, root["manifest"], "manifest", base, "");
@@ -260,6 +285,8 @@ DaemonConfig load_daemon_config(const fs::path& file) {
   dur("connect_timeout", c.connect_timeout, 0.05, 60.0);
   dur("modbus_timeout", c.modbus_timeout, 0.01, 10.0);
   dur("health_interval", c.health_interval, 0.1, 3600.0);
+  dur("consent_refresh", c.consent_refresh, 0.1, 3600.0);
+  dur("retention_check", c.retention_check, 1.0, 86400.0 * 7);
   if (const auto& ls = root["lanes"]) {
     if (!ls.IsSequence() || ls.size() == 0) {
       err.at(ls, "lanes", "a non-empty list of lanes");

@@ -11,6 +11,7 @@
 #include <tuple>
 #include <vector>
 
+#include "gatetwin/recognizer/enrolment.hpp"
 #include "gatetwin/recognizer/policy.hpp"
 #include "gatetwin/recognizer/thermal_fusion.hpp"
 #include "policy_file.hpp"
@@ -69,6 +70,13 @@ struct DaemonConfig {
   std::filesystem::path file;             // the config file; relative paths are relative to its directory
   std::string gate;
   std::optional<std::filesystem::path> gallery;    // none: no face templates (every face is unknown)
+  // The enrolment registry (docs/privacy.md) instead of a plain gallery: sealed templates of residents whose
+  // consent covers `purposes`, and every access decision in its audit log before the door moves.
+  std::optional<std::filesystem::path> registry;
+  std::optional<std::filesystem::path> registry_key;  // none: REGISTRY/template.key
+  std::vector<recognizer::Purpose> purposes{recognizer::Purpose::access};  // what this gate uses faces for
+  Millis consent_refresh{2000};           // consent changes (withdrawal) reach the lanes within this
+  Millis retention_check{3'600'000};      // how often expired templates are deleted
   std::optional<std::filesystem::path> residents;  // none: everyone in the gallery has open rights
   std::optional<std::filesystem::path> policy;     // none: the policy engine's defaults
   std::optional<std::filesystem::path> manifest;   // none: gatectl's default manifest

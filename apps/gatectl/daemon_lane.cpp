@@ -144,9 +144,10 @@ void Lane::on_frame(const Frame& frame) {
   latest_time_ = frame.time;
 
   const gr::Policy& policy = shared_.policy;
-  const rv::Identification id = rv::identify(a, shared_.gallery, 1);
+  const auto faces = shared_.faces.current();  // one consistent gallery for this frame
+  const rv::Identification id = rv::identify(a, faces->gallery, 1);
   const bool matched = id.evidence.best_id && id.evidence.score >= gr::threshold_for(policy, a.mask.state) &&
-                       shared_.rights.rights(*id.evidence.best_id);
+                       faces->rights.rights(*id.evidence.best_id);
   const std::int64_t key = matched ? static_cast<std::int64_t>(*id.evidence.best_id) : kUnknownFace;
   if (in_cooldown(key, now)) {
     std::lock_guard lock(stats_mu_);
@@ -170,7 +171,7 @@ void Lane::on_frame(const Frame& frame) {
   gr::Policy p = policy;
   p.max_face_attempts = std::max(1, policy.max_face_attempts - session_.failed_faces);
   if (session_.abnormal_readings > 0) p.remeasure_on_alarm = false;
-  const rv::AttemptResult r = rv::decide_attempt(p, shared_.rights, shared_.gallery, a, in);
+  const rv::AttemptResult r = rv::decide_attempt(p, faces->rights, faces->gallery, a, in);
   {
     std::lock_guard lock(stats_mu_);
     ++stats_.face_attempts;
@@ -210,15 +211,7 @@ void Lane::on_frame(const Frame& frame) {
     ev["face_box"] = {std::lround(b.x), std::lround(b.y), std::lround(b.width), std::lround(b.height)};
   }
   ev["latency_ms"] = ms_between(frame.time, Clock::now());
-  std::string error;
-  if (e.decision == gr::Verdict::grant) {
-    const bool opened = open_door(e, attempts_, error);
-    ev["door"] = opened ? "opened" : "not_opened";
-    if (!opened) ev["relay_error"] = error;
-    ev["door_ms"] = ms_between(frame.time, Clock::now());
-  } else {
-    ev["door"] = "closed";
-  }
+  actuate(ev, e, frame.time);
   record(std::move(ev), e, r.outcome);
   start_cooldown(key, now);
   session_ = FaceSession{};
@@ -267,13 +260,14 @@ void Lane::on_card(const CardSwipe& swipe) {
   const std::uint64_t subject = ++subjects_;
   const auto deadline = swipe.received + shared_.config.measure_timeout;
   rv::AttemptResult r;
+  const auto faces = shared_.faces.current();
   // A card holder stands at the terminal: while the engine needs a temperature, measure again every
   // kThermalPoll until a valid reading or measure_timeout (one reading only once stopping).
   for (;;) {
     in.presentation.now_s = unix_now_s();
     in.thermal.reset();
     if (needs_temperature()) in.thermal = card_association(read_thermal(), subject);
-    r = rv::decide_attempt(p, shared_.rights, shared_.gallery, analysis, in);
+    r = rv::decide_attempt(p, faces->rights, faces->gallery, analysis, in);
     const bool thermal_ok = in.thermal && in.thermal->status == gr::ThermalStatus::ok;
     if (r.event.decision != gr::Verdict::pending || r.event.next != gr::Step::measure_temperature) break;
     if (thermal_ok) p.remeasure_on_alarm = false;  // the abnormal first reading is taken; the next one decides
@@ -294,15 +288,7 @@ void Lane::on_card(const CardSwipe& swipe) {
   if (referred_for_thermal) ev["referred_to_staff"] = true;
   if (in.thermal) ev["thermal_detail"] = in.thermal->detail;
   ev["latency_ms"] = ms_between(swipe.received, Clock::now());
-  std::string error;
-  if (e.decision == gr::Verdict::grant) {
-    const bool opened = open_door(e, attempts_, error);
-    ev["door"] = opened ? "opened" : "not_opened";
-    if (!opened) ev["relay_error"] = error;
-    ev["door_ms"] = ms_between(swipe.received, Clock::now());
-  } else {
-    ev["door"] = "closed";
-  }
+  actuate(ev, e, swipe.received);
   record(std::move(ev), e, r.outcome);
   inbox_.ack(swipe.sequence);  // processed: decided, acted on and logged
   // The holder has just been decided by card: their face in view should not open the door again.
@@ -432,6 +418,40 @@ void Lane::thermal_invalid(const gr::ThermalAssociation& a, const char* source) 
               {"source", source}, {"status", gr::to_string(a.status)}, {"detail", a.detail}, {"reading", last_reading_}});
 }
 
+void Lane::actuate(Json& ev, const rv::AccessEvent& e, SteadyTime since) {
+  // The record is committed before the relay is driven: a door never opens for a decision a crash could
+  // lose from the audit log (unless a fail-safe lane chose availability).
+  std::optional<AuditOutcome> audited;
+  if (shared_.audit) {
+    audited = shared_.audit->access(lane_.name, ev, e);
+    if (audited->error.empty()) {
+      ev["audit_seq"] = audited->seq;
+    } else {
+      ev["audit_error"] = audited->error;
+      ev["fail_mode"] = to_string(lane_.fail_mode);
+    }
+  }
+  const bool unrecorded = audited && !audited->error.empty();
+  if (e.decision != gr::Verdict::grant) {
+    ev["door"] = "closed";
+    return;
+  }
+  if (unrecorded && lane_.fail_mode == FailMode::secure) {
+    ev["door"] = "not_opened";
+    ev["action"] = "fail-secure: the decision could not be recorded in the audit log; the door stays locked; "
+                   "staff must check the person by hand";
+    std::lock_guard lock(stats_mu_);
+    ++stats_.unaudited_refusals;
+    return;
+  }
+  std::string error;
+  const bool opened = open_door(e, attempts_, error);
+  ev["door"] = opened ? "opened" : "not_opened";
+  if (!opened) ev["relay_error"] = error;
+  if (unrecorded) ev["action"] = "fail-safe: opened without an audit record";
+  ev["door_ms"] = ms_between(since, Clock::now());
+}
+
 bool Lane::open_door(const rv::AccessEvent& e, std::uint64_t attempt, std::string& error) {
   ModbusLink::Result r = ModbusLink::Result::unreachable;
   error = "relay unreachable";
@@ -492,6 +512,7 @@ Json Lane::status() const {
   j["decisions"] = {{"grant", s.grant}, {"deny", s.deny}, {"pending", s.pending}};
   j["thermal"] = {{"reads", s.thermal_reads}, {"valid", s.thermal_valid}, {"invalid", s.thermal_invalid}};
   j["relay"] = {{"opens", s.relay_opens}, {"failures", s.relay_failures}};
+  j["unaudited_refusals"] = s.unaudited_refusals;
   j["last_event_time"] = s.last_event_time.empty() ? Json(nullptr) : Json(s.last_event_time);
   return j;
 }

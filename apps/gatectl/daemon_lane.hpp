@@ -11,19 +11,20 @@
 #include <optional>
 #include <thread>
 
+#include "daemon_audit.hpp"
 #include "daemon_devices.hpp"
 #include "gatetwin/recognizer/vision/attempt.hpp"
 
 namespace gatetwin::gatectl {
 
-// What every lane reads and nobody changes while the daemon runs.
+// What every lane reads. The faces are replaced as a whole when consent changes (FaceDirectory).
 struct Shared {
   const DaemonConfig& config;
   const recognizer::Policy& policy;
-  const recognizer::RightsDirectory& rights;
-  const recognizer::Gallery& gallery;
+  const FaceDirectory& faces;
   const Residents* residents;             // card directory; null: no residents file, every card is unknown
   const recognizer::vision::Manifest& manifest;
+  DaemonAudit* audit;                     // null: no registry, no audit log
 };
 
 class Lane {
@@ -72,6 +73,9 @@ class Lane {
   bool needs_temperature() const;
   // Opens the door for a grant; on failure logs relay_unreachable / relay_refused with the fail mode.
   bool open_door(const recognizer::vision::AccessEvent& e, std::uint64_t attempt, std::string& error);
+  // Records the decision in the audit log (if the gate has a registry), then opens the door on a grant
+  // (unless the record failed on a fail-secure lane); fills the event's door fields.
+  void actuate(Json& ev, const recognizer::vision::AccessEvent& e, SteadyTime since);
   void record(Json event, const recognizer::vision::AccessEvent& e, const recognizer::Outcome& outcome);
   bool in_cooldown(std::int64_t key, SteadyTime now);
   void start_cooldown(std::int64_t key, SteadyTime now);
@@ -105,6 +109,7 @@ class Lane {
     std::uint64_t frames_analysed = 0, no_face = 0, not_acquired = 0, acquired = 0, analysis_errors = 0;
     std::uint64_t cooldown_skips = 0, face_attempts = 0, card_attempts = 0, grant = 0, deny = 0, pending = 0;
     std::uint64_t thermal_reads = 0, thermal_valid = 0, thermal_invalid = 0, relay_opens = 0, relay_failures = 0;
+    std::uint64_t unaudited_refusals = 0;  // grants not opened: the audit log could not be written (fail-secure)
     double analysis_ms_last = 0, analysis_ms_total = 0;
     std::string last_event_time;
   };

@@ -5,9 +5,11 @@
 //   gatectl list     --db gallery.db
 //   gatectl remove   --db gallery.db --person 17
 //   gatectl run      --config gate.yaml      the field daemon: cameras, thermal sensors, relays, card readers
+//   gatectl registry init | enroll --registry | review | consent | withdraw | expire | movements | audit
+//                                            the enrolment registry (admin.hpp, docs/privacy.md)
 //   gatectl status   --config gate.yaml      one JSON object from the running daemon (docs/gatectl.md)
 // Exit codes: 0 done; 1 some input could not be used (reported per image), or the daemon could not start /
-// does not answer; 2 usage, configuration or model error.
+// does not answer; 2 usage, configuration or model error; 3 authentication failed or purpose refused.
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -21,6 +23,7 @@
 #include <opencv2/core/utility.hpp>
 #include <opencv2/imgcodecs.hpp>
 
+#include "admin.hpp"
 #include "gatetwin/recognizer/gallery_store.hpp"
 #include "daemon.hpp"
 #include "gate_rights.hpp"
@@ -305,15 +308,15 @@ int main(int argc, char** argv) {
   std::string en_db, en_kind = "auto";
   std::uint32_t en_person = 0;
   bool en_partial = false;
-  enroll->add_option("images", en_images, "photo files")->required();
-  enroll->add_option("--db", en_db, "gallery database (SQLite; created if absent)")->required();
-  enroll->add_option("--person", en_person, "person id")->required();
+  enroll->add_option("images", en_images, "photo files (with --db)");
+  enroll->add_option("--db", en_db, "a plain development gallery (SQLite; created if absent); else --registry");
+  enroll->add_option("--person", en_person, "person id");
   enroll->add_option("--kind", en_kind, "template kind")->check(CLI::IsMember({"auto", "unmasked", "masked"}));
   enroll->add_flag("--partial", en_partial, "enrol the usable photos even if others fail");
 
   auto* list = app.add_subcommand("list", "list the templates in a gallery (no template data)");
   std::string ls_db;
-  list->add_option("--db", ls_db, "gallery database")->required()->check(CLI::ExistingFile);
+  list->add_option("--db", ls_db, "gallery database (or --registry: persons, consent, templates)")->check(CLI::ExistingFile);
 
   auto* remove = app.add_subcommand("remove", "delete every template of a person");
   std::string rm_db;
@@ -329,6 +332,8 @@ int main(int argc, char** argv) {
   std::string status_config;
   status->add_option("--config", status_config, "the daemon's configuration (YAML): where its status socket is")->required();
 
+  gatetwin::gatectl::AdminCommands admin(app, enroll, list);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -339,7 +344,36 @@ int main(int argc, char** argv) {
   try {
     if (*identify) return cmd_identify(c, id_images, id_db, id_policy, skin, id_liveness, id_top, id_lane, id_all, card_holder,
                                      card_status);
-    if (*enroll) return cmd_enroll(c, en_images, en_db, en_person, en_kind, en_partial);
+    const auto model = [&] {
+      const rv::Manifest m = open_manifest(c);
+      return gatetwin::gatectl::ModelInfo{m.embedder_id(), static_cast<std::size_t>(m.embedder.dim)};
+    };
+    const auto enroller = [&]() -> gatetwin::gatectl::PhotoEnroller {
+      auto pipeline = std::make_shared<rv::FacePipeline>(open_manifest(c));
+      return [pipeline](std::span<const unsigned char> photo) {
+        cv::Mat img;
+        try {
+          img = cv::imdecode(cv::Mat(1, static_cast<int>(photo.size()), CV_8UC1, const_cast<unsigned char*>(photo.data())),
+                             cv::IMREAD_COLOR);
+        } catch (const cv::Exception&) {
+          img.release();
+        }
+        if (img.empty()) throw std::runtime_error("not a readable image");
+        const rv::FrameAnalysis a = pipeline->analyse(img);
+        img.setTo(cv::Scalar::all(0));  // the decoded photo is not kept
+        if (!a.usable())
+          throw std::runtime_error(a.faces.empty() ? "no face found" : "face not usable: " + std::string(rv::to_string(a.failure)));
+        return std::vector<gr::MadeTemplate>{{rv::template_kind(a.mask.state), a.embedding}};
+      };
+    };
+    if (const auto code = admin.run(model, enroller, c.pretty)) return *code;
+    if (*enroll) {
+      if (en_db.empty() || en_images.empty() || !enroll->count("--person"))
+        throw gatetwin::gatectl::ConfigError("enroll: --db DB --person ID photo... (a development gallery), or --registry DIR "
+                                             "(an enrolment request: docs/privacy.md)");
+      return cmd_enroll(c, en_images, en_db, en_person, en_kind, en_partial);
+    }
+    if (*list && ls_db.empty()) throw gatetwin::gatectl::ConfigError("list: --db DB or --registry DIR");
     if (*run) return gatetwin::gatectl::run_daemon(run_config, {c.manifest, c.models});
     if (*status) return gatetwin::gatectl::query_status(status_config, c.pretty);
     const rv::Manifest m = open_manifest(c);
