@@ -200,10 +200,14 @@ class Loader {
     }
   }
 
-  // List sections: `gates` and `faults`.
+  // List sections: `gates`, `faults` and `privacy.events`.
   void ensure_item(const std::string& list, std::size_t i) {
     if (list == "faults") {
       if (s_.faults.size() <= i) s_.faults.resize(i + 1);
+      return;
+    }
+    if (list == "privacy.events") {
+      if (s_.privacy.events.size() <= i) s_.privacy.events.resize(i + 1);
       return;
     }
     ensure_gate(i);
@@ -239,6 +243,30 @@ class Loader {
         out[h] = *v;
       }
       f.profile_ref(s_, i) = out;
+      return;
+    }
+    if (f.kind == Kind::choice_list) {
+      if (!value.IsSequence()) {
+        error(file, vm, shown, "expected a list, e.g. [" + f.choices.front() + "]");
+        return;
+      }
+      std::vector<std::string> out;
+      for (std::size_t k = 0; k < value.size(); ++k) {
+        const std::string item_shown = shown + "[" + std::to_string(k) + "]";
+        const std::string name = value[k].IsScalar() ? value[k].Scalar() : "";
+        if (std::find(f.choices.begin(), f.choices.end(), name) == f.choices.end()) {
+          std::string list;
+          for (const auto& c : f.choices) list += (list.empty() ? "" : ", ") + c;
+          error(file, value[k].Mark(), item_shown, "unknown value '" + name + "' (expected one of: " + list + ")");
+          return;
+        }
+        if (std::find(out.begin(), out.end(), name) != out.end()) {
+          error(file, value[k].Mark(), item_shown, "'" + name + "' is listed twice");
+          return;
+        }
+        out.push_back(name);
+      }
+      f.list_ref(s_, i) = std::move(out);
       return;
     }
     if (!value.IsScalar()) {
@@ -445,6 +473,19 @@ void cross_validate(Scenario& s, Loader& L, const std::string& file) {
     if ((ft.mode == "intermittent" || (ft.mode == "slow" && ft.device == "camera")) && (ft.value <= 0 || ft.value > 1))
       fail(base + ".value", ft.mode + " needs a value in (0, 1]: " + (ft.mode == "slow" ? "the share of frames kept" : "the probability of a loss"));
   }
+  // Privacy events: inside the day, and only the keys their kind uses.
+  for (std::size_t i = 0; i < s.privacy.events.size(); ++i) {
+    const auto& ev = s.privacy.events[i];
+    const std::string base = "privacy.events[" + std::to_string(i) + "]";
+    const std::string at = L.marks.count(base + ".at") ? base + ".at" : L.marks.count(base + ".kind") ? base + ".kind" : "privacy.events";
+    if (!L.marks.count(base + ".at")) fail(at, "give the event's time (at: hh:mm)");
+    else if (ev.at < s.day_start || ev.at > s.day_end) fail(at, "must be between day.start and day.end");
+    const bool purpose = ev.kind == "purpose_change";
+    if (purpose && L.marks.count(base + ".share")) fail(base + ".share", "not used by purpose_change (reconsent_share is)");
+    if (!purpose && L.marks.count(base + ".reconsent_share")) fail(base + ".reconsent_share", "only used by purpose_change");
+    if (!purpose && L.marks.count(base + ".purpose")) fail(base + ".purpose", "only used by purpose_change");
+    if (purpose && ev.purpose == "access") fail(L.marks.count(base + ".purpose") ? base + ".purpose" : at, "access is the gate's own purpose: name the new one");
+  }
   if (s.devices.camera_width % 16 || s.devices.camera_height % 16)
     fail(L.marks.count("devices.camera_width") && s.devices.camera_width % 16 ? "devices.camera_width" : "devices.camera_height",
          "must be a multiple of 16 (RTP/JPEG carries 4:2:0 JPEG in 16x16 blocks)");
@@ -542,6 +583,14 @@ LoadResult load(const YAML::Node& root, const std::string& file, const std::stri
               eq == std::string::npos ? "expected path=value" : "unknown field");
       continue;
     }
+    if (starts_with(norm->first, "privacy.events[]") && norm->second >= s.privacy.events.size()) {
+      if (norm->second == s.privacy.events.size()) {
+        L.ensure_item("privacy.events", norm->second);
+      } else {
+        L.error("--set", YAML::Mark::null_mark(), o.substr(0, eq), "privacy event index out of range");
+        continue;
+      }
+    }
     if (starts_with(norm->first, "faults[]") && norm->second >= s.faults.size()) {
       if (norm->second == s.faults.size()) {
         L.ensure_item("faults", norm->second);
@@ -632,6 +681,12 @@ std::optional<YAML::Node> value_node(const Field& f, const Scenario& sc, std::si
     case Kind::choice: n = f.get_choice(sc, i); break;
     case Kind::clock: n = format_clock_hms(f.clock_ref(s, i)); break;
     case Kind::seed: n = std::to_string(f.seed_ref(s, i)); break;
+    case Kind::choice_list: {
+      n = YAML::Node(YAML::NodeType::Sequence);
+      for (const auto& name : f.list_ref(s, i)) n.push_back(name);
+      n.SetStyle(YAML::EmitterStyle::Flow);
+      break;
+    }
     case Kind::profile: {
       n = YAML::Node(YAML::NodeType::Sequence);
       for (double w : f.profile_ref(s, i)) n.push_back(format_number(w));
@@ -670,6 +725,8 @@ std::string to_yaml(const Scenario& s) {
   for (std::size_t i = 0; i < s.gates.size(); ++i) gates.push_back(YAML::Node(YAML::NodeType::Map));
   YAML::Node faults(YAML::NodeType::Sequence);
   for (std::size_t i = 0; i < s.faults.size(); ++i) faults.push_back(YAML::Node(YAML::NodeType::Map));
+  YAML::Node events(YAML::NodeType::Sequence);
+  for (std::size_t i = 0; i < s.privacy.events.size(); ++i) events.push_back(YAML::Node(YAML::NodeType::Map));
   const bool custom = s.arrivals.profile == "custom";
   for (const auto& f : schema::fields()) {
     if (!custom && (f.path == "arrivals.entry_profile" || f.path == "arrivals.exit_profile")) continue;
@@ -687,6 +744,18 @@ std::string to_yaml(const Scenario& s) {
         if (const auto v = value_node(f, s, i)) put(g, f.path.substr(9), *v);
       }
       if (f.path == "faults[].jitter" && !s.faults.empty()) root["faults"] = faults;
+      continue;
+    }
+    if (starts_with(f.path, "privacy.events[].")) {
+      for (std::size_t i = 0; i < s.privacy.events.size(); ++i) {
+        const PrivacyEventSpec& ev = s.privacy.events[i];
+        const std::string key = f.path.substr(17);
+        // Only the keys the event's kind uses (the loader refuses the others).
+        if ((key == "share" && ev.kind == "purpose_change") || ((key == "purpose" || key == "reconsent_share") && ev.kind != "purpose_change")) continue;
+        YAML::Node e = events[i];
+        if (const auto v = value_node(f, s, i)) put(e, key, *v);
+      }
+      if (f.path == "privacy.events[].reconsent_share" && !s.privacy.events.empty()) root["privacy"]["events"] = events;
       continue;
     }
     const auto v = value_node(f, s, 0);
@@ -722,6 +791,7 @@ std::string schema_markdown() {
   Scenario defaults;
   defaults.gates.push_back(GateSpec{"main", 1, QueueMode::per_lane, 1, 1.0, GateDirection::both, ""});
   defaults.faults.push_back(DeviceFaultSpec{});
+  defaults.privacy.events.push_back(PrivacyEventSpec{});
   fill_profile("weekday", defaults.arrivals.entry_profile, defaults.arrivals.exit_profile);
   std::ostringstream md;
   for (const auto& [section, title] : schema::sections()) {
@@ -742,10 +812,11 @@ std::string schema_markdown() {
         case Kind::clock: type = "time of day"; break;
         case Kind::profile: type = "list of 24 numbers"; break;
         case Kind::seed: type = "unsigned integer"; break;
+        case Kind::choice_list: type = "list of names"; break;
       }
       if (f.kind == Kind::seconds) type += " (or with unit ms/s/min/h)";
       if (f.kind == Kind::celsius) type += " (or with unit °C)";
-      if (f.kind == Kind::choice) {
+      if (f.kind == Kind::choice || f.kind == Kind::choice_list) {
         for (const auto& c : f.choices) range += (range.empty() ? "" : ", ") + ("`" + c + "`");
       } else if (f.kind == Kind::integer || f.kind == Kind::number || f.kind == Kind::share || f.kind == Kind::seconds ||
                  f.kind == Kind::celsius || f.kind == Kind::optional_number) {
@@ -756,6 +827,9 @@ std::string schema_markdown() {
         def = f.path == "thermal.noise_sd" ? "0.3 / 0.5" : "(none)";
       } else if (f.kind == Kind::profile) {
         def = "from `profile`";
+      } else if (f.kind == Kind::choice_list) {
+        for (const auto& name : f.list_ref(defaults, 0)) def += (def.empty() ? "" : ", ") + name;
+        def = "[" + def + "]";
       } else {
         const auto v = value_node(f, defaults, 0);
         def = v && v->IsScalar() ? v->Scalar() : "";

@@ -128,6 +128,7 @@ std::vector<Field> build() {
   f.push_back(num("population.persons_per_household", "persons", 1.0, 10.0, "mean persons per household (1 + Poisson)", GT_REF(double, s.population.persons_per_household)));
   f.push_back(share("population.face_enrolled_share", "residents enrolled for face entry", GT_REF(double, s.population.face_enrolled_share)));
   f.push_back(share("population.refuse_face_share", "residents who refuse face enrolment; they always hold a card", GT_REF(double, s.population.refuse_face_share)));
+  f.push_back(share("population.withdrawn_share", "enrolled residents who withdrew their consent before the day: template deleted, they use a card (privacy.card_access)", GT_REF(double, s.population.withdrawn_share)));
   f.push_back(share("population.card_holder_share", "other residents who also hold an access card", GT_REF(double, s.population.card_holder_share)));
   f.push_back(share("population.mask_always_share", "residents who always wear a mask", GT_REF(double, s.population.mask_always_share)));
   f.push_back(share("population.mask_never_share", "residents who never wear a mask (the rest wear one sometimes)", GT_REF(double, s.population.mask_never_share)));
@@ -297,6 +298,31 @@ std::vector<Field> build() {
   f.push_back(secs("hil.walk_through", 0.0, 10.0, "from the lock's release to the door contact opening as the resident walks through", GT_REF(double, s.hil.walk_through_s)));
   f.push_back(boolean("hil.record_frames", "record a hash of every camera frame with its simulated time in the run's device I/O log", GT_REF(bool, s.hil.record_frames)));
 
+  // --- privacy (GB/T 35273; report.json's compliance section)
+  // The names of recognizer::Purpose (enrolment.hpp), the registry gatectl keeps consent in.
+  const std::vector<std::string> purposes = {"access", "movement_tracking", "police_linkage", "health_monitoring"};
+  f.push_back(boolean("privacy.consent_separate", "biometric consent is asked separately, telling the purpose, method, scope and retention period (GB/T 35273), not folded into a blanket privacy notice", GT_REF(bool, s.privacy.consent_separate)));
+  f.push_back(integer("privacy.retention_days", "days", 0, 36500, "retention period stated for face data (templates, access-log face records); 0: none set", GT_REF(int, s.privacy.retention_days)));
+  f.push_back(boolean("privacy.raw_images_kept", "captured face images are stored beyond the access decision", GT_REF(bool, s.privacy.raw_images_kept)));
+  f.push_back(boolean("privacy.card_access", "residents who do not use face (refused, withdrew, did not consent again) are given a card; false: face is the only automated way in and they go to the staff post for a manual check", GT_REF(bool, s.privacy.card_access)));
+  {
+    Field pf = make("privacy.purposes", Kind::choice_list, "", 0, 0, "purposes the residents' face data is used for, as consented at enrolment");
+    pf.choices = purposes;
+    pf.list_ref = GT_REF(std::vector<std::string>, s.privacy.purposes);
+    f.push_back(std::move(pf));
+  }
+  f.push_back(boolean("privacy.reconsent_on_purpose_change", "a new purpose (events[].kind purpose_change) asks every resident using face to consent again; those who do not lose face entry until they do. false: the purpose changes silently (the compliance check fails)", GT_REF(bool, s.privacy.reconsent_on_purpose_change)));
+  f.push_back(clock("privacy.events[].at", "when the event happens (between day.start and day.end)", GT_REF(SimTime, s.privacy.events[i].at)));
+  f.push_back(choice<std::string>("privacy.events[].kind", "withdrawal: a share of the residents using face withdraw consent (template deleted, card from then on); consent: a share of the residents awaiting re-consent give it (face again); purpose_change: `purpose` is added to the purposes",
+                                  {{"withdrawal", "withdrawal"}, {"consent", "consent"}, {"purpose_change", "purpose_change"}}, GT_REF(std::string, s.privacy.events[i].kind)));
+  f.push_back(share("privacy.events[].share", "withdrawal: of the residents using face at that time; consent: of the residents awaiting re-consent", GT_REF(double, s.privacy.events[i].share)));
+  {
+    std::vector<std::pair<std::string, std::string>> values;
+    for (const auto& p : purposes) values.emplace_back(p, p);
+    f.push_back(choice<std::string>("privacy.events[].purpose", "purpose_change: the new purpose", values, GT_REF(std::string, s.privacy.events[i].purpose)));
+  }
+  f.push_back(share("privacy.events[].reconsent_share", "purpose_change with privacy.reconsent_on_purpose_change: residents using face who consent to the new purpose (the others use a card until a consent event)", GT_REF(double, s.privacy.events[i].reconsent_share)));
+
   // --- faults (a list)
   f.push_back(text("faults[].gate", "gate of the faulty device (empty: the first gate)", GT_REF(std::string, s.faults[i].gate)));
   f.push_back(integer("faults[].lane", "lane", 1, 64, "lane of the faulty device, from 1", GT_REF(int, s.faults[i].lane)));
@@ -349,6 +375,7 @@ const std::vector<std::pair<std::string, std::string>>& sections() {
       {"devices", "Emulated hardware of every lane (`gatetwin devices`; see docs/devices.md)"},
       {"hil", "Hardware in the loop (fidelity: hil; see docs/hil.md)"},
       {"faults", "Device faults in simulated time (a list; see docs/devices.md)"},
+      {"privacy", "Privacy choices and the day's consent events (checked in report.json's `compliance`; see \"Privacy\" above)"},
       {"expect", "Expectations checked after the run (a violation makes `gatetwin run` exit 1)"},
   };
   return s;

@@ -9,7 +9,7 @@
 
 namespace gatetwin::sim::schema {
 
-enum class Kind { integer, number, share, seconds, celsius, boolean, text, choice, clock, profile, optional_number, seed };
+enum class Kind { integer, number, share, seconds, celsius, boolean, text, choice, clock, profile, optional_number, seed, choice_list };
 
 struct Field {
   std::string path;     // "population.households"; gates use "gates[].lanes"
@@ -17,7 +17,7 @@ struct Field {
   std::string unit;     // shown in docs: "persons", "s", "°C", "share 0–1"
   double min = 0.0;     // inclusive range for numeric kinds
   double max = 0.0;
-  std::vector<std::string> choices;  // for Kind::choice
+  std::vector<std::string> choices;  // for Kind::choice and Kind::choice_list
   std::string doc;
   // Accessors; only the one matching `kind` is set. `i` is the index for list sections (gates).
   std::function<int&(Scenario&, std::size_t i)> int_ref;
@@ -28,6 +28,7 @@ struct Field {
   std::function<SimTime&(Scenario&, std::size_t i)> clock_ref;
   std::function<std::array<double, 24>&(Scenario&, std::size_t i)> profile_ref;
   std::function<std::uint64_t&(Scenario&, std::size_t i)> seed_ref;
+  std::function<std::vector<std::string>&(Scenario&, std::size_t i)> list_ref;  // choice_list: distinct names from `choices`
   // Choice fields convert through strings.
   std::function<void(Scenario&, std::size_t i, const std::string&)> set_choice;
   std::function<std::string(const Scenario&, std::size_t i)> get_choice;

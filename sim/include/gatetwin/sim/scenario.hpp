@@ -29,6 +29,7 @@ struct PopulationSpec {
   double persons_per_household = 2.6;
   double face_enrolled_share = 0.9;
   double refuse_face_share = 0.05;
+  double withdrawn_share = 0.0;  // of the enrolled residents: withdrew consent before the day (template deleted)
   double card_holder_share = 0.6;
   double mask_always_share = 0.7;
   double mask_never_share = 0.05;
@@ -189,6 +190,29 @@ struct HilSpec {
   bool record_frames = true;        // record each camera frame's hash (with its simulated time) in the run's I/O log
 };
 
+// Privacy choices (GB/T 35273, FACTS.md "The controversy"): how the compound handles face data, and the
+// residents' consent decisions during the day. Checked in report.json's `compliance` (docs/metrics.md).
+struct PrivacyEventSpec {
+  SimTime at = hours(12);
+  std::string kind = "withdrawal";            // withdrawal | consent | purpose_change
+  double share = 0.0;                         // withdrawal: of residents using face; consent: of those awaiting re-consent
+  std::string purpose = "movement_tracking";  // purpose_change: the purpose added
+  double reconsent_share = 0.0;               // purpose_change (re-consent asked): residents using face who consent
+};
+
+struct PrivacySpec {
+  bool consent_separate = true;     // biometric consent asked separately, with purpose, method, scope and retention
+  int retention_days = 365;         // retention period stated for face data; 0: none set
+  bool raw_images_kept = false;     // captured face images stored beyond the decision
+  bool card_access = true;          // residents who do not use face are given a card (false: they go to staff)
+  std::vector<std::string> purposes{"access"};  // purposes the residents consented to
+  bool reconsent_on_purpose_change = true;      // a new purpose suspends face entry until the resident consents again
+  std::vector<PrivacyEventSpec> events;
+  // Not a scenario key: the compliance counterfactual (counterfactual_of in privacy.hpp), in which every
+  // resident who does not use face for a privacy reason uses it, and events change nobody's credential.
+  bool everyone_uses_face = false;
+};
+
 struct Expectations {
   std::optional<double> far_max, frr_max, fta_max, p95_wait_s_max, mean_wait_s_max, max_wait_s_max,
       throughput_min, fever_sensitivity_min, fever_false_alarm_max, unauthorised_entries_max,
@@ -217,6 +241,7 @@ struct Scenario {
   DevicesSpec devices;
   std::vector<DeviceFaultSpec> faults;
   HilSpec hil;
+  PrivacySpec privacy;
   Expectations expect;
 };
 
