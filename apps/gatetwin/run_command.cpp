@@ -45,7 +45,8 @@ int run_scenario(const gs::Scenario& s, const RunOptions& o) {
     std::cerr << "gatetwin: hil.strict: " << e.what() << "; the run is void (files kept in " << hil_work.string() << ")\n";
     return 1;
   }
-  const gs::Metrics m = gs::compute_metrics(s, out);
+  gs::Metrics m = gs::compute_metrics(s, out);
+  gs::add_queue_effect(s, m);  // the compliance counterfactual (statistical, same seed)
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   try {
     gs::write_run_directory(o.out_dir, s, m, out, wall);

@@ -177,6 +177,7 @@ Metrics compute_metrics(const Scenario& s, const RunOutput& out) {
   expect_max(m, "unauthorised_entries_max", e.unauthorised_entries_max, static_cast<double>(m.unauthorised_entries));
   expect_max(m, "staff_interventions_per_hour_max", e.staff_interventions_per_hour_max, m.staff_interventions_per_hour);
   expect_min(m, "passages_min", e.passages_min, static_cast<double>(m.passages));
+  m.compliance = assess_compliance(s, out);
   return m;
 }
 

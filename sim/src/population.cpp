@@ -76,6 +76,36 @@ Population::Population(const Scenario& scenario) : scenario_(scenario) {
     p.has_card = p.refuses_face || enrol_rng.bernoulli(spec.card_holder_share);
     if (!p.enrolled && !p.refuses_face) p.has_card = p.has_card || enrol_rng.bernoulli(0.5);
   }
+  // Privacy (own stream, drawn after the enrolment so that it shifts nobody else's numbers). Those who
+  // refused or withdrew are given a card unless privacy.card_access is off (then they go to staff). The
+  // compliance counterfactual enrols them all instead, with the cards they hold.
+  const auto& privacy = scenario.privacy;
+  if (privacy.everyone_uses_face) {
+    for (std::uint32_t k = 0; k < residents_; ++k) {
+      Person& p = persons_[enrol_order[k]];
+      if (!p.refuses_face) continue;
+      p.enrolled = true;
+      p.refuses_face = false;
+      p.has_card = privacy.card_access;
+    }
+  } else {
+    for (std::uint32_t k = 0; k < residents_; ++k) {
+      Person& p = persons_[enrol_order[k]];
+      if (p.refuses_face && !privacy.card_access) p.has_card = false;
+    }
+    RandomStream withdraw_rng(scenario.seed, "population.withdrawal");
+    std::vector<std::uint32_t> enrolled;
+    for (std::uint32_t id = 0; id < residents_; ++id)
+      if (persons_[id].enrolled) enrolled.push_back(id);
+    const auto n_withdrawn = static_cast<std::uint32_t>(std::llround(spec.withdrawn_share * static_cast<double>(enrolled.size())));
+    for (std::uint32_t k = 0; k < n_withdrawn; ++k) {
+      std::swap(enrolled[k], enrolled[k + withdraw_rng.below(enrolled.size() - k)]);
+      Person& p = persons_[enrolled[k]];
+      p.enrolled = false;
+      p.withdrew_face = true;
+      p.has_card = privacy.card_access;
+    }
+  }
 
   RandomStream body_rng(scenario.seed, "population.body");
   const auto fever_order = shuffled(body_rng);

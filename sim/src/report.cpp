@@ -42,6 +42,60 @@ std::string xml_escape(const std::string& s) {
   }
   return o;
 }
+json queue_json(const QueueFigures& q) {
+  return json{{"wait_s_mean", q.wait_s_mean},
+              {"wait_s_p95", q.wait_s_p95},
+              {"peak_hour_wait_s_mean", q.peak_hour_wait_s_mean},
+              {"peak_hour_wait_s_p95", q.peak_hour_wait_s_p95},
+              {"transaction_s_mean", q.transaction_s_mean},
+              {"staff_interventions", q.staff_interventions},
+              {"card_share", q.card_share}};
+}
+
+json compliance_json(const Metrics& m, const RunOutput& out) {
+  const Compliance& c = m.compliance;
+  json checks = json::array();
+  for (const auto& k : c.checks) checks.push_back({{"id", k.id}, {"passed", k.passed}, {"reason", k.reason}});
+  json events = json::array();
+  for (const auto& e : out.privacy.events) {
+    json j = {{"at", format_clock(e.at).substr(0, 5)}, {"kind", e.kind}};
+    if (e.kind == "purpose_change") j["purpose"] = e.purpose;
+    j["eligible"] = e.eligible;
+    j["affected"] = e.affected;
+    events.push_back(std::move(j));
+  }
+  json j;
+  j["score"] = {{"passed", c.passed}, {"total", c.total}};
+  j["checks"] = checks;
+  j["purposes"] = out.privacy.purposes;
+  j["residents_not_using_face"] = {{"refused", c.not_using_face[0]}, {"withdrawn", c.not_using_face[1]},
+                                   {"no_reconsent", c.not_using_face[2]}, {"withdrawn_before_day", out.privacy.withdrawn_before_day}};
+  j["passages_without_face"] = {{"total", c.passages_without_face}, {"by_card", c.passages_without_face_by_card},
+                                {"referred_to_staff", c.passages_without_face_by_staff}};
+  j["card_share"] = c.card_share;
+  j["events"] = events;
+  if (const auto& q = c.queue_effect) {
+    json d = {{"wait_s_mean", q->actual.wait_s_mean - q->counterfactual.wait_s_mean},
+              {"wait_s_p95", q->actual.wait_s_p95 - q->counterfactual.wait_s_p95},
+              {"peak_hour_wait_s_mean", q->actual.peak_hour_wait_s_mean - q->counterfactual.peak_hour_wait_s_mean},
+              {"peak_hour_wait_s_p95", q->actual.peak_hour_wait_s_p95 - q->counterfactual.peak_hour_wait_s_p95},
+              {"transaction_s_mean", q->actual.transaction_s_mean - q->counterfactual.transaction_s_mean},
+              {"staff_interventions", static_cast<std::int64_t>(q->actual.staff_interventions) - static_cast<std::int64_t>(q->counterfactual.staff_interventions)},
+              {"card_share", q->actual.card_share - q->counterfactual.card_share}};
+    j["queue_effect"] = {{"basis", q->basis},
+                         {"fidelity", "statistical"},
+                         {"counterfactual", "the same scenario and seed in which the residents who do not use face for a privacy reason use it"},
+                         {"counterfactual_run", q->counterfactual_run},
+                         {"residents_moved_to_face", q->residents_moved_to_face},
+                         {"peak_gate", q->actual.peak_gate},
+                         {"actual", queue_json(q->actual)},
+                         {"counterfactual_figures", queue_json(q->counterfactual)},
+                         {"difference", d}};
+  } else {
+    j["queue_effect"] = nullptr;
+  }
+  return j;
+}
 }  // namespace
 
 std::string report_json(const Scenario& s, const Metrics& m, const RunOutput& out) {
@@ -99,6 +153,7 @@ std::string report_json(const Scenario& s, const Metrics& m, const RunOutput& ou
   for (const auto& e : m.expectations) ex.push_back({{"name", e.name}, {"limit", e.limit}, {"actual", e.actual}, {"passed", e.passed}});
   j["expectations"] = ex;
   j["events_executed"] = out.events;
+  j["compliance"] = compliance_json(m, out);
   if (out.pixel.active) {  // counts only: wall-clock latencies would break byte-identical reruns (see calibrate)
     const auto& px = out.pixel;
     json conf = json::array();
@@ -264,6 +319,24 @@ std::string summary_text(const Scenario& s, const Metrics& m, const RunOutput& o
        << " s), worst " << fixed(to_seconds(h.pacing.max_lateness), 3) << " s; face timeouts " << h.face_timeouts
        << ", card timeouts " << h.card_timeouts << "; recorded " << h.gates.modbus_transactions << " Modbus transactions, "
        << h.gates.card_frames << " card frames, " << h.gates.frames_hashed << " frame hashes\n";
+  }
+  {
+    const Compliance& c = m.compliance;
+    os << "  compliance " << c.passed << "/" << c.total << ":";
+    for (const auto& k : c.checks)
+      if (!k.passed) os << " FAIL " << k.id;
+    os << "\n";
+    for (const auto& k : c.checks)
+      if (!k.passed) os << "    " << k.id << ": " << k.reason << "\n";
+    os << "    not using face: refused " << c.not_using_face[0] << ", withdrawn " << c.not_using_face[1] << ", no re-consent "
+       << c.not_using_face[2] << "; their passages " << c.passages_without_face << " (card " << c.passages_without_face_by_card
+       << ", staff " << c.passages_without_face_by_staff << "); card share " << fixed(100.0 * c.card_share, 1) << "%\n";
+    if (const auto& q = c.queue_effect) {
+      os << "    queue effect (" << q->basis << ", statistical): peak-hour P95 wait " << fixed(q->actual.peak_hour_wait_s_p95, 1)
+         << " s vs " << fixed(q->counterfactual.peak_hour_wait_s_p95, 1) << " s if they used face; mean wait "
+         << fixed(q->actual.wait_s_mean, 1) << " vs " << fixed(q->counterfactual.wait_s_mean, 1) << " s; transaction "
+         << fixed(q->actual.transaction_s_mean, 2) << " vs " << fixed(q->counterfactual.transaction_s_mean, 2) << " s\n";
+    }
   }
   if (!m.expectations.empty()) {
     os << "  expectations:\n";

@@ -59,12 +59,37 @@ struct ArrivalStream {
   RandomStream rng;
 };
 
+// The back office's rights with the day's privacy state: a resident who withdrew, or has not consented to
+// a new purpose, has no usable face template (so card + face 1:1 is not asked of them).
+class PrivacyRights final : public recognizer::RightsDirectory {
+ public:
+  PrivacyRights(const Population& pop, const std::vector<FaceOff>& off) : pop_(pop), off_(off) {}
+  std::optional<recognizer::Rights> rights(std::uint32_t id) const override {
+    auto r = pop_.rights(id);
+    if (r && id < off_.size() && off_[id] != FaceOff::none) r->has_face_template = false;
+    return r;
+  }
+
+ private:
+  const Population& pop_;
+  const std::vector<FaceOff>& off_;
+};
+
 class World {
  public:
   World(const Scenario& s, std::filesystem::path hil_dir, LiveSink* live)
       : s_(s), sim_(s.seed, s.day_start), pop_(s), face_(s.fidelity == "hil" ? make_statistical_face_sensor(s) : make_face_sensor(s, pop_)),
-        live_(live) {
+        live_(live), rights_(pop_, face_off_) {
     face_->set_live(live);
+    face_off_.assign(pop_.resident_count(), FaceOff::none);
+    for (std::uint32_t id = 0; id < pop_.resident_count(); ++id) {
+      const Person& p = pop_.person(id);
+      if (p.refuses_face) face_off_[id] = FaceOff::refused;
+      if (p.withdrew_face) face_off_[id] = FaceOff::withdrawn;
+      out_.privacy.withdrawn_before_day += p.withdrew_face ? 1 : 0;
+    }
+    purposes_ = s.privacy.purposes;
+    rebuild_galleries();
     for (std::size_t g = 0; g < s.gates.size(); ++g) {
       Gate gate;
       gate.spec = &s.gates[g];
@@ -101,6 +126,9 @@ class World {
     add_stream(PersonKind::cloned_card, Direction::entry, false, p.cloned_card_attempts_per_day, s_.arrivals.entry_profile, "arrivals.cloned_cards");
     add_stream(PersonKind::revoked_card, Direction::entry, false, p.revoked_card_attempts_per_day, s_.arrivals.entry_profile, "arrivals.revoked_cards");
     for (std::size_t i = 0; i < streams_.size(); ++i) schedule_next_arrival(i);
+    // Privacy events (none in the counterfactual, where everyone uses face whatever happens).
+    if (!s_.privacy.everyone_uses_face)
+      for (std::size_t k = 0; k < s_.privacy.events.size(); ++k) sim_.schedule_at(s_.privacy.events[k].at, [this, k] { privacy_event(k); });
 
     progress_ = &progress;
     sim_.schedule_at(s_.day_start, [this] { sample_minute(); });
@@ -133,6 +161,12 @@ class World {
     out_.residents = pop_.resident_count();
     out_.enrolled = pop_.enrolled_count();
     face_->finish(out_);
+    for (const FaceOff f : face_off_) {
+      out_.privacy.refused += f == FaceOff::refused;
+      out_.privacy.withdrawn += f == FaceOff::withdrawn;
+      out_.privacy.no_reconsent += f == FaceOff::no_reconsent;
+    }
+    out_.privacy.purposes = purposes_;
     for (const auto& person : pop_.persons()) {
       out_.person_labels.push_back(person.label());
       out_.febrile.push_back(person.febrile);
@@ -345,11 +379,13 @@ class World {
     const Person& p = pop_.person(r.person);
     recognizer::Presentation pres;
     pres.direction = r.direction;
-    pres.offers_face = p.enrolled || p.kind == PersonKind::lookalike;
-    pres.has_card = p.has_card;
+    r.face_off = face_off_of(p);
+    pres.offers_face = offers_face(p);
+    // A resident who does not use face for a privacy reason uses the card they were given (privacy.card_access).
+    pres.has_card = r.face_off == FaceOff::none ? p.has_card : s_.privacy.card_access;
     pres.is_visitor = p.kind == PersonKind::visitor;
     pres.now_s = static_cast<std::int64_t>(s_.day_index) * 86400 + sim_.now().count() / 1'000'000;
-    ps.tx.emplace(s_.policy, pop_, pres);
+    ps.tx.emplace(s_.policy, rights_, pres);
     GateTransaction& tx = *ps.tx;
     Duration t = draw(s_.service.walk_up, times);
     std::uint32_t attempt = 0;
@@ -396,7 +432,7 @@ class World {
     q.passage = ps.rec.passage;
     q.attempt = attempt;
     q.compound = pop_.compound_of_gate(ps.rec.gate);
-    q.gallery = &pop_.gallery(q.compound);
+    q.gallery = &galleries_[q.compound];
     if (!ps.tailgaters.empty()) q.behind = passages_[ps.tailgaters.front()].rec.person;
     return q;
   }
@@ -543,7 +579,8 @@ class World {
     hil_->present(col, sim_.now(), ps.rec.passage, std::move(actors));
     // Whoever has a face template (or passes themselves off as someone who has) looks at the camera and
     // waits; the others go to the card reader or the staff post.
-    if (p.enrolled || p.kind == PersonKind::lookalike) {
+    ps.rec.face_off = face_off_of(p);
+    if (offers_face(p)) {
       st.phase = HilLaneState::Phase::face;
       st.tried_face = true;
       st.timeout = sim_.schedule_in(seconds(s_.hil.face_timeout_s), [this, col] { hil_timeout(col); });
@@ -775,6 +812,80 @@ class World {
     }
   }
 
+  // ---------------------------------------------------------------- privacy
+  FaceOff face_off_of(const Person& p) const { return p.kind == PersonKind::resident ? face_off_[p.id] : FaceOff::none; }
+  bool offers_face(const Person& p) const {
+    return (p.enrolled && face_off_of(p) == FaceOff::none) || p.kind == PersonKind::lookalike;
+  }
+
+  // The templates the terminals search: enrolled residents who have not withdrawn and whose consent covers
+  // the purposes in force (a suspended template is not searched until its resident consents again).
+  void rebuild_galleries() {
+    galleries_.clear();
+    for (std::uint16_t c = 0; c < compounds(); ++c) {
+      std::vector<std::uint32_t> g;
+      for (const std::uint32_t id : pop_.gallery(c))
+        if (face_off_[id] == FaceOff::none) g.push_back(id);
+      galleries_.push_back(std::move(g));
+    }
+  }
+  std::uint16_t compounds() const {
+    std::uint16_t n = 0;
+    for (std::uint16_t g = 0; g < s_.gates.size(); ++g) n = std::max<std::uint16_t>(n, static_cast<std::uint16_t>(pop_.compound_of_gate(g) + 1));
+    return n;
+  }
+
+  // Chooses `n` of `pool` with the event's own stream (partial Fisher-Yates): who is affected never
+  // depends on, or changes, any other stream.
+  static std::vector<std::uint32_t> choose(std::vector<std::uint32_t> pool, std::uint32_t n, RandomStream& r) {
+    n = std::min<std::uint32_t>(n, static_cast<std::uint32_t>(pool.size()));
+    for (std::uint32_t k = 0; k < n; ++k) std::swap(pool[k], pool[k + r.below(pool.size() - k)]);
+    pool.resize(n);
+    return pool;
+  }
+  std::vector<std::uint32_t> residents_where(FaceOff state, bool enrolled_only) const {
+    std::vector<std::uint32_t> ids;
+    for (std::uint32_t id = 0; id < face_off_.size(); ++id)
+      if (face_off_[id] == state && (!enrolled_only || pop_.person(id).enrolled)) ids.push_back(id);
+    return ids;
+  }
+  static std::uint32_t count_of(double share, std::size_t n) {
+    return static_cast<std::uint32_t>(std::llround(share * static_cast<double>(n)));
+  }
+
+  void privacy_event(std::size_t k) {
+    const PrivacyEventSpec& ev = s_.privacy.events[k];
+    RandomStream r(s_.seed, "privacy.events", k);
+    PrivacyEventResult res;
+    res.at = sim_.now();
+    res.kind = ev.kind;
+    if (ev.kind == "withdrawal") {  // consent withdrawn: the template is deleted, the resident uses a card
+      const auto pool = residents_where(FaceOff::none, true);
+      res.eligible = static_cast<std::uint32_t>(pool.size());
+      for (const std::uint32_t id : choose(pool, count_of(ev.share, pool.size()), r)) face_off_[id] = FaceOff::withdrawn, ++res.affected;
+    } else if (ev.kind == "consent") {  // residents awaiting re-consent give it: their template is searched again
+      const auto pool = residents_where(FaceOff::no_reconsent, true);
+      res.eligible = static_cast<std::uint32_t>(pool.size());
+      for (const std::uint32_t id : choose(pool, count_of(ev.share, pool.size()), r)) face_off_[id] = FaceOff::none, ++res.affected;
+    } else if (ev.kind == "purpose_change") {
+      res.purpose = ev.purpose;
+      if (std::find(purposes_.begin(), purposes_.end(), ev.purpose) == purposes_.end()) {
+        purposes_.push_back(ev.purpose);
+        if (s_.privacy.reconsent_on_purpose_change) {
+          // Everyone using face is asked; those who do not consent lose face entry until they do.
+          const auto pool = residents_where(FaceOff::none, true);
+          res.eligible = static_cast<std::uint32_t>(pool.size());
+          const std::uint32_t refusing = static_cast<std::uint32_t>(pool.size()) - count_of(ev.reconsent_share, pool.size());
+          for (const std::uint32_t id : choose(pool, refusing, r)) face_off_[id] = FaceOff::no_reconsent, ++res.affected;
+        } else {
+          out_.privacy.purpose_changes_without_consent.push_back(sim_.now());  // nothing changes at the gate
+        }
+      }
+    }
+    out_.privacy.events.push_back(std::move(res));
+    rebuild_galleries();
+  }
+
   // ---------------------------------------------------------------- live view
   void show_decision(const PassageRecord& r) {
     if (!live_) return;
@@ -842,6 +953,10 @@ class World {
   std::vector<std::uint32_t> minute_max_, minute_staff_max_;  // longest queues in the current minute
   RunOutput out_;
   LiveSink* live_ = nullptr;                // a live view, if any
+  std::vector<FaceOff> face_off_;           // by resident id: why they do not use face (none: they do, or never enrolled)
+  PrivacyRights rights_;
+  std::vector<std::vector<std::uint32_t>> galleries_;  // by compound: the templates the terminals search
+  std::vector<std::string> purposes_;       // purposes in force
   std::unique_ptr<HilGates> hil_;           // fidelity hil
   std::vector<HilLaneState> hil_lanes_;     // by timeline column
 };

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "gatetwin/sim/privacy.hpp"
 #include "gatetwin/sim/scenario.hpp"
 #include "gatetwin/sim/world.hpp"
 
@@ -67,9 +68,18 @@ struct Metrics {
   std::uint64_t mask_reminders = 0;
   std::vector<GateMetrics> gates;
   std::vector<ExpectationResult> expectations;
+  Compliance compliance;   // privacy checks and who uses a card instead of face (privacy.hpp)
   bool expectations_met() const;
 };
 
 Metrics compute_metrics(const Scenario& scenario, const RunOutput& out);
+
+// The queue effect of the residents who do not use face for a privacy reason: runs the counterfactual
+// (counterfactual_of: statistical, same seed, they use face) and, for pixel and HIL runs, this scenario in
+// statistical fidelity as well, so that both arms differ only in the privacy choices. Fills
+// m.compliance.queue_effect. Without such residents nothing is run and the two arms are this run.
+void add_queue_effect(const Scenario& scenario, Metrics& m);
+// Figures of one arm; the peak-hour figures at `gate`, or (empty) at the gate with the highest peak-hour P95.
+QueueFigures queue_figures(const Metrics& m, const std::string& gate = "");
 
 }  // namespace gatetwin::sim

@@ -24,6 +24,7 @@ struct Person {
   std::uint32_t household = 0;
   bool enrolled = false;         // face template in the gallery
   bool refuses_face = false;     // refused enrolment: card access only
+  bool withdrew_face = false;    // enrolled, then withdrew consent before the day: template deleted, uses a card
   bool has_card = false;
   MaskHabit mask_habit = MaskHabit::sometimes;
   bool carries_mask = true;

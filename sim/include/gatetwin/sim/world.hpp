@@ -14,6 +14,7 @@
 #include "gatetwin/sim/live.hpp"
 #include "gatetwin/sim/pacing.hpp"
 #include "gatetwin/sim/population.hpp"
+#include "gatetwin/sim/privacy.hpp"
 #include "gatetwin/sim/scenario.hpp"
 #include "gatetwin/sim/time.hpp"
 
@@ -40,6 +41,7 @@ struct PassageRecord {
   Duration staff_wait{0};
   Duration staff_time{0};
   bool staff_unavailable = false;  // referred, but no staff on duty at this gate
+  FaceOff face_off = FaceOff::none;  // a resident who did not use face for a privacy reason (at the terminal)
   Duration wait() const { return service_start - arrived; }
   Duration transaction() const { return lane_end - service_start; }
 };
@@ -137,6 +139,7 @@ struct RunOutput {
   std::vector<bool> febrile;               // ground truth by person id
   PixelMeasurements pixel;                 // fidelity: pixel only
   HilMeasurements hil;                     // fidelity: hil only
+  PrivacyOutcome privacy;                  // who does not use face and why; the day's privacy events
   bool person_febrile(std::uint32_t id) const { return febrile[id]; }
 };
 
