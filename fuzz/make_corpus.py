@@ -159,3 +159,25 @@ write("scenario", "faults_hil", b"fidelity: hil\ngates:\n  - {name: a, lanes: 1}
       b"  - {gate: a, lane: 2, device: thermal, mode: drift, value: 0.5, start: \"08:00\", duration: 10 min}\n")
 # Found by scenario_fuzz: to_yaml quoted the first "  end: " it found, here inside the name.
 write("scenario", "regress_name_with_clock_key", b'name: "a  end: b"\ndescription: "x  start: y"\n')
+
+# --- Enrolment requests (gatectl enroll --request; docs/privacy.md) ---------------------------------------------
+JPEG_B64 = "/9j/4AAQSkZJRgABAQAAAQABAAD/2wBDAAgGBgcGBQgHBwcJCQgKDBQNDAsLDBkSEw8UHRofHh0aHBwgJC4nICIsIxwcKDcpLDAxNDQ0Hyc5PTgyPC4zNDL/"
+def request(**over):
+    import json as _json
+    r = {"person": 17, "phone": "+86 138-0013-8017", "residence": "3号楼 2单元 401", "photo_base64": JPEG_B64,
+         "consent": {"purposes": ["access"], "retention_days": 365, "notice": "biometric-notice-2020-06", "separate": True}}
+    r.update(over)
+    return _json.dumps(r, ensure_ascii=False).encode()
+write("enrolment", "good", request())
+write("enrolment", "good_no_person_two_purposes",
+      request(person=None, consent={"purposes": ["movement_tracking", "access"], "retention_days": 30,
+                                    "notice": "n", "separate": True}).replace(b'"person": null, ', b""))
+write("enrolment", "bundled_consent", request(consent={"purposes": ["access"], "retention_days": 365, "notice": "n",
+                                                       "separate": False}))
+write("enrolment", "no_retention", request(consent={"purposes": ["access"], "notice": "n", "separate": True}))
+write("enrolment", "png_photo", request(photo_base64="iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk"))
+write("enrolment", "bad_base64", request(photo_base64="@@@@"))
+write("enrolment", "purposes_list", b"access,movement_tracking,police_linkage")
+write("enrolment", "not_json", b"{\"phone\": ")
+# Found by enrolment_fuzz: an unknown empty key gave an error with an empty field name.
+write("enrolment", "regress_empty_key", b'{"":0}')

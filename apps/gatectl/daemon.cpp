@@ -143,7 +143,8 @@ int run_daemon(const fs::path& config_file, const RunOptions& options) {
   std::unique_ptr<gr::Registry> registry;
   if (config.registry) {
     try {
-      registry = std::make_unique<gr::Registry>(*config.registry, manifest.embedder_id(), dim, config.registry_key);
+      registry = std::make_unique<gr::Registry>(*config.registry, manifest.embedder_id(), dim, config.registry_key,
+                                                /*audit_may_be_read_only=*/true);
     } catch (const std::runtime_error& e) {
       throw ConfigError(config.file.string() + ": registry: " + e.what());
     }

@@ -100,10 +100,18 @@ bool equal(const Mac& a, const Mac& b) { return sodium_memcmp(a.data(), b.data()
 
 AuditLog::AuditLog(std::filesystem::path file, const TemplateKey& key)
     : file_(std::move(file)), mac_key_(key.derive(1, "gtaudit1")) {
-  db_ = open_store(file_, kLabel, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX);
+  try {
+    db_ = open_store(file_, kLabel, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX);
+  } catch (const std::runtime_error& e) {
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(file_, ec)) throw;
+    read_only_reason_ = e.what();
+    db_ = open_store(file_, kLabel, SQLITE_OPEN_READONLY | SQLITE_OPEN_FULLMUTEX);
+  }
   const Db db{db_, file_, kLabel};
   try {
     const int version = prepare_store(db, kSchemaVersion);
+    if (version == 0 && !read_only_reason_.empty()) db.fail("read-only and has no schema: " + read_only_reason_);
     if (version == 0) {
       Transaction tx(db);
       db.exec(kSchema, "cannot create the schema");
@@ -131,6 +139,7 @@ std::int64_t AuditLog::append(std::int64_t time_us, const std::string& actor, co
                               const std::string& subject, const std::string& detail) {
   std::lock_guard lock(mu_);
   const Db db{db_, file_, kLabel};
+  if (!read_only_reason_.empty()) db.fail("cannot append: the log is read-only (" + read_only_reason_ + ")");
   Transaction tx(db);
   Stmt head(db, "SELECT seq, mac, seal FROM head WHERE id = 1");
   if (!head.step()) db.fail("the head row is missing (the log was tampered with; run gatectl audit verify)");

@@ -44,6 +44,17 @@ bool clean_text(std::string_view s) {
   return true;
 }
 
+// An unknown key as the error names it: as it is when it is a plain name, else JSON-quoted (an empty key or one
+// with control characters must neither vanish from nor garble the message).
+std::string key_name(const std::string& k) {
+  const bool plain = !k.empty() && k.size() <= 64 && std::all_of(k.begin(), k.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+  });
+  if (plain) return k;
+  const std::string quoted = nlohmann::json(k).dump(-1, ' ', true, nlohmann::json::error_handler_t::replace);
+  return quoted.size() <= 80 ? quoted : quoted.substr(0, 76) + "...\"";
+}
+
 bool is_image(const std::vector<unsigned char>& b) {
   const bool jpeg = b.size() >= 4 && b[0] == 0xff && b[1] == 0xd8 && b[2] == 0xff;
   static constexpr unsigned char png[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
@@ -125,7 +136,7 @@ EnrolmentRequest parse_enrolment_request(std::string_view text, const std::strin
   if (!j.is_object()) throw RequestError(source, "(request)", "a request is a JSON object");
   static const std::array<std::string_view, 5> keys = {"person", "phone", "residence", "photo_base64", "consent"};
   for (const auto& [k, v] : j.items())
-    if (std::find(keys.begin(), keys.end(), k) == keys.end()) throw RequestError(source, k, "unknown field");
+    if (std::find(keys.begin(), keys.end(), k) == keys.end()) throw RequestError(source, key_name(k), "unknown field");
   auto text_field = [&](const nlohmann::json& obj, const char* k, const std::string& name) -> std::string {
     if (!obj.contains(k)) throw RequestError(source, name, "missing");
     if (!obj[k].is_string()) throw RequestError(source, name, "must be a string");
@@ -157,7 +168,7 @@ EnrolmentRequest parse_enrolment_request(std::string_view text, const std::strin
   if (!c.is_object()) throw RequestError(source, "consent", "must be an object {purposes, retention_days, notice, separate}");
   for (const auto& [k, v] : c.items())
     if (k != "purposes" && k != "retention_days" && k != "notice" && k != "separate")
-      throw RequestError(source, "consent." + k, "unknown field");
+      throw RequestError(source, "consent." + key_name(k), "unknown field");
   if (!c.contains("separate") || !c["separate"].is_boolean() || !c["separate"].get<bool>())
     throw RequestError(source, "consent.separate",
                        "must be true: biometric consent is asked separately from the general privacy notice (GB/T 35273)");

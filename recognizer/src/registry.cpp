@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cerrno>
 #include <cstring>
 #include <map>
@@ -165,7 +166,8 @@ std::string Registry::init(const fs::path& dir, std::int64_t now_us, const std::
   return token;
 }
 
-Registry::Registry(const fs::path& dir, std::string model_id, std::size_t dim, const std::optional<fs::path>& key_file)
+Registry::Registry(const fs::path& dir, std::string model_id, std::size_t dim, const std::optional<fs::path>& key_file,
+                   bool audit_may_be_read_only)
     : dir_(dir), identity_file_(dir / "identity.db") {
   if (!fs::is_directory(dir_)) throw std::runtime_error("registry '" + dir_.string() + "': no such directory (gatectl registry init)");
   check_owner_only(dir_, "registry directory");
@@ -182,6 +184,8 @@ Registry::Registry(const fs::path& dir, std::string model_id, std::size_t dim, c
     gallery_ = std::make_unique<GalleryStore>(dir_ / "gallery.db", std::move(model_id), dim, &*key_);
     ::chmod((dir_ / "gallery.db").c_str(), 0600);
     audit_ = std::make_unique<AuditLog>(dir_ / "audit.db", *key_);
+    if (!audit_->writable() && !audit_may_be_read_only)
+      throw std::runtime_error("the audit log cannot be written, so nothing may change: " + audit_->read_only_reason());
   } catch (...) {
     sqlite3_close_v2(db_);
     db_ = nullptr;
@@ -299,17 +303,19 @@ std::size_t Registry::approve(std::int64_t request, const std::string& staff, st
     photo = key_->open(s.blob(3), photo_aad(person, s.int64(7)));
     if (!photo) db.fail("request " + std::to_string(request) + ": the photo does not decrypt with this key (altered?)");
   }
-  std::vector<NewTemplate> templates;
+  std::vector<MadeTemplate> made;
   try {
-    templates = make(*photo, person);
-    if (templates.empty()) throw std::runtime_error("no template could be made from the photo");
+    made = make(*photo);
+    if (made.empty()) throw std::runtime_error("no template could be made from the photo");
   } catch (const std::exception& e) {
     sodium_memzero(photo->data(), photo->size());
     reject(request, staff, std::string("photo unusable: ") + e.what(), now_us);
     throw;
   }
   sodium_memzero(photo->data(), photo->size());
-  for (auto& t : templates) t.person = person;
+  std::vector<NewTemplate> templates;
+  for (const auto& t : made)
+    templates.push_back({person, t.kind, t.embedding, StoreTime(std::chrono::microseconds(now_us))});
   gallery_->remove(person);
   gallery_->add(templates);
   {

@@ -58,10 +58,11 @@ class Devices(devices_process.Devices):
 class Daemon:
     """`gatectl run` with events on stdout; a thread parses each line as it comes (every line must be JSON)."""
 
-    def __init__(self, config):
+    def __init__(self, config, gatectl=None, **popen):
         self.config = config
-        self.proc = subprocess.Popen([GATECTL, "run", "--config", config], stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True)
+        self.gatectl = gatectl or GATECTL
+        self.proc = subprocess.Popen([self.gatectl, "run", "--config", config], stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True, **popen)
         self.events, self.bad_lines, self.stderr = [], [], []
         self.eof = False
         self.cond = threading.Condition()
@@ -101,7 +102,8 @@ class Daemon:
                 self.cond.wait(left)
 
     def status(self):
-        p = subprocess.run([GATECTL, "status", "--config", self.config], capture_output=True, text=True, timeout=30)
+        p = subprocess.run([self.gatectl, "status", "--config", self.config], capture_output=True, text=True,
+                           timeout=30)
         assert p.returncode == 0, p.stderr
         return json.loads(p.stdout)
 

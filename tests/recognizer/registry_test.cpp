@@ -304,12 +304,8 @@ EnrolmentRequest request(std::optional<std::uint32_t> person, unsigned char seed
 }
 
 Registry::TemplateMaker maker() {
-  return [](std::span<const unsigned char> photo, std::uint32_t person) {
-    std::vector<NewTemplate> out;
-    static thread_local std::vector<std::vector<float>> keep;
-    keep.push_back(distinctive(static_cast<float>(photo[5]) / 16.0f + 1.0f));
-    out.push_back({person, TemplateKind::unmasked, keep.back(), StoreTime{}});
-    return out;
+  return [](std::span<const unsigned char> photo) {
+    return std::vector<MadeTemplate>{{TemplateKind::unmasked, distinctive(static_cast<float>(photo[5]) / 16.0f + 1.0f)}};
   };
 }
 
@@ -393,7 +389,7 @@ TEST_F(RegistryTest, ApprovalMakesTemplatesRecordsConsentAndDeletesThePhoto) {
 TEST_F(RegistryTest, AnUnusablePhotoRejectsTheRequestWithTheReason) {
   Registry reg = open();
   const std::int64_t id = reg.submit(request(std::nullopt, 2), "miniprogram", kT0);
-  const auto failing = [](std::span<const unsigned char>, std::uint32_t) -> std::vector<NewTemplate> {
+  const auto failing = [](std::span<const unsigned char>) -> std::vector<MadeTemplate> {
     throw std::runtime_error("no face found");
   };
   EXPECT_THROW(reg.approve(id, "wang", kT0 + 1, failing), std::runtime_error);
@@ -531,6 +527,10 @@ TEST(EnrolmentRequest, EachProblemNamesItsField) {
   EXPECT_EQ(field_of_error(with(g, "biometric-notice-2020-06", "")), "consent.notice");
   const auto without_consent = g.substr(0, g.find(",\n             \"consent\"")) + "}";
   EXPECT_EQ(field_of_error(without_consent), "consent");
+  // Unknown keys are named even when they are empty or hold control characters (found by fuzz_enrolment).
+  EXPECT_EQ(field_of_error(with(g, "\"person\": 17", "\"\": 17")), "\"\"");
+  EXPECT_EQ(field_of_error(with(g, "\"person\": 17", "\"a\\u0007b\": 17")), "\"a\\u0007b\"");
+  EXPECT_EQ(field_of_error(with(g, "\"separate\": true", "\"\": 1, \"separate\": true")), "consent.\"\"");
 }
 
 }  // namespace

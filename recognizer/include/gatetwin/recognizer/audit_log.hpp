@@ -48,6 +48,8 @@ class AuditLog {
   static constexpr int kSchemaVersion = 1;
 
   // Opens `file`, creating it (mode 0600) with its schema if absent. std::runtime_error naming the file.
+  // An existing log that cannot be opened for writing (read-only file system, immutable file) is opened
+  // read-only: verify() and records() work, append() throws naming why (writable() is false).
   AuditLog(std::filesystem::path file, const TemplateKey& key);
   ~AuditLog();
   AuditLog(const AuditLog&) = delete;
@@ -61,12 +63,15 @@ class AuditLog {
   // Records in sequence order, optionally only those of one subject (e.g. "person:17").
   std::vector<AuditRecord> records(const std::string& subject = {}) const;
   std::int64_t size() const;
+  bool writable() const { return read_only_reason_.empty(); }
+  const std::string& read_only_reason() const { return read_only_reason_; }
   const std::filesystem::path& file() const { return file_; }
 
  private:
   std::filesystem::path file_;
   std::array<unsigned char, TemplateKey::kBytes> mac_key_{};
   sqlite3* db_ = nullptr;
+  std::string read_only_reason_;
   mutable std::mutex mu_;
 };
 

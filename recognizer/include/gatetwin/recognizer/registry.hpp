@@ -86,11 +86,17 @@ struct PersonRecord {
   std::optional<ConsentRecord> consent;
 };
 
+// A template made from an enrolment photo.
+struct MadeTemplate {
+  TemplateKind kind = TemplateKind::unmasked;
+  std::vector<float> embedding;
+};
+
 class Registry {
  public:
   // Makes templates from an approved request's photo; throws std::runtime_error("no face found", ...) when
   // the photo cannot be used. The photo buffer is wiped after the call.
-  using TemplateMaker = std::function<std::vector<NewTemplate>(std::span<const unsigned char> photo, std::uint32_t person)>;
+  using TemplateMaker = std::function<std::vector<MadeTemplate>(std::span<const unsigned char> photo)>;
 
   // Creates a registry in `dir` (created 0700; refused if it holds anything) with a new key in `key_file`
   // (default dir/template.key) and returns the admin token (64 hex digits), shown once: only its hash is kept.
@@ -98,8 +104,10 @@ class Registry {
                           const std::optional<std::filesystem::path>& key_file = std::nullopt);
 
   // Opens an existing registry, checking ownership and permissions of the directory, key and databases.
+  // Unless `audit_may_be_read_only` (a gate, which then applies its fail mode), an audit log that cannot be
+  // written is an error here, before anything could change unaudited.
   Registry(const std::filesystem::path& dir, std::string model_id, std::size_t dim,
-           const std::optional<std::filesystem::path>& key_file = std::nullopt);
+           const std::optional<std::filesystem::path>& key_file = std::nullopt, bool audit_may_be_read_only = false);
   ~Registry();
   Registry(const Registry&) = delete;
   Registry& operator=(const Registry&) = delete;
