@@ -123,25 +123,10 @@ GalleryStore::GalleryStore(std::filesystem::path file, std::string model_id, std
       db.fail("schema version " + std::to_string(version) + ", this build reads versions " +
               std::to_string(kSchemaVersion) + " and " + std::to_string(kSealedSchemaVersion));
     } else {
-      check_contents();  // specific messages first (model, dimension, blob size) ...
-      Stmt check(db, "PRAGMA quick_check(5)");  // ... then any damage they did not run into
-      std::string problems;
-      while (check.step()) {
-        const std::string line = check.text(0);
-        if (line != "ok") problems += (problems.empty() ? "" : "; ") + line;
-      }
-      if (!problems.empty()) db.fail("the database is corrupt: " + problems);
+      check_contents();    // specific messages first (model, dimension, blob size) ...
+      check_integrity(db);  // ... then any damage they did not run into
     }
-
-    {
-      Stmt mode(db, "PRAGMA journal_mode=WAL");
-      if (!mode.step() || mode.text(0) != "wal") db.fail("cannot switch to WAL mode (journal mode '" + mode.text(0) + "')");
-    }
-    db.exec("PRAGMA synchronous=FULL", "cannot set synchronous=FULL");
-    {
-      Stmt secure(db, "PRAGMA secure_delete=ON");
-      if (!secure.step() || secure.int64(0) != 1) db.fail("cannot enable secure_delete");
-    }
+    set_durable_and_secure(db);
     if (version == 0) {
       Transaction tx(db);
       {

@@ -139,10 +139,32 @@ inline sqlite3* open_store(const std::filesystem::path& file, const char* label,
   return db;
 }
 
+// PRAGMA quick_check, failing with what it reports ("the database is corrupt: ...").
+inline void check_integrity(const Db& db) {
+  Stmt check(db, "PRAGMA quick_check(5)");
+  std::string problems;
+  while (check.step()) {
+    const std::string line = check.text(0);
+    if (line != "ok") problems += (problems.empty() ? "" : "; ") + line;
+  }
+  if (!problems.empty()) db.fail("the database is corrupt: " + problems);
+}
+
+// WAL, synchronous=FULL (a committed transaction survives a power cut) and secure_delete (freed pages are
+// zeroed), each checked.
+inline void set_durable_and_secure(const Db& db) {
+  {
+    Stmt mode(db, "PRAGMA journal_mode=WAL");
+    if (!mode.step() || mode.text(0) != "wal") db.fail("cannot switch to WAL mode (journal mode '" + mode.text(0) + "')");
+  }
+  db.exec("PRAGMA synchronous=FULL", "cannot set synchronous=FULL");
+  Stmt secure(db, "PRAGMA secure_delete=ON");
+  if (!secure.step() || secure.int64(0) != 1) db.fail("cannot enable secure_delete");
+}
+
 // Checks a store's schema version (0: a new, empty file: the caller creates the schema in a transaction;
 // a file with tables but version 0, or another version, is refused), runs quick_check on an existing one,
-// and sets WAL, synchronous=FULL (a committed transaction survives a power cut) and secure_delete (freed
-// pages are zeroed). Returns the version found.
+// and set_durable_and_secure(). Returns the version found.
 inline int prepare_store(const Db& db, int expected_version) {
   db.exec("SELECT count(*) FROM sqlite_schema", "cannot read the database");
   std::int64_t version = 0;
@@ -156,23 +178,9 @@ inline int prepare_store(const Db& db, int expected_version) {
   } else if (version != expected_version) {
     db.fail("schema version " + std::to_string(version) + ", this build reads version " + std::to_string(expected_version));
   } else {
-    Stmt check(db, "PRAGMA quick_check(5)");
-    std::string problems;
-    while (check.step()) {
-      const std::string line = check.text(0);
-      if (line != "ok") problems += (problems.empty() ? "" : "; ") + line;
-    }
-    if (!problems.empty()) db.fail("the database is corrupt: " + problems);
+    check_integrity(db);
   }
-  {
-    Stmt mode(db, "PRAGMA journal_mode=WAL");
-    if (!mode.step() || mode.text(0) != "wal") db.fail("cannot switch to WAL mode (journal mode '" + mode.text(0) + "')");
-  }
-  db.exec("PRAGMA synchronous=FULL", "cannot set synchronous=FULL");
-  {
-    Stmt secure(db, "PRAGMA secure_delete=ON");
-    if (!secure.step() || secure.int64(0) != 1) db.fail("cannot enable secure_delete");
-  }
+  set_durable_and_secure(db);
   return static_cast<int>(version);
 }
 

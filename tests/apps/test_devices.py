@@ -91,13 +91,8 @@ class ServesTheScenario(unittest.TestCase):
                 while "card" not in kinds:
                     chunk = s.recv(4096)
                     self.assertTrue(chunk, "reader closed the connection")
-                    buf += chunk
-                    while True:
-                        m, n = card_reader_peer.decode(buf)
-                        if not m:
-                            break
-                        kinds.append(m["type"])
-                        buf = buf[n:]
+                    messages, buf = card_reader_peer.split(buf + chunk)
+                    kinds += [m["type"] for m in messages]
                 self.assertEqual(kinds[0], "status")
             rc, out, err = d.stop()
         self.assertEqual(rc, 0, err)

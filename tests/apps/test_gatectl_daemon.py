@@ -166,14 +166,8 @@ class FakeController:
                 chunk = c.recv(4096)
                 if not chunk:
                     raise RuntimeError("host closed before acking")
-                buf += chunk
-                while True:
-                    m, n = card_reader_peer.decode(buf)
-                    if not m:
-                        break
-                    buf = buf[n:]
-                    if m["type"] == "ack":
-                        self.acked.append(m["acked"])
+                messages, buf = card_reader_peer.split(buf + chunk)
+                self.acked += [m["acked"] for m in messages if m["type"] == "ack"]
             c.sendall(b"\xff" * 40)  # not a message: the host must drop the session, not crash
             c2, _ = self.listener.accept()
             self.conns.append(c2)

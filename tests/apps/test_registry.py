@@ -263,6 +263,7 @@ class CardController:
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
         self.seq, self.acks, self.error = 0, 0, None
+        self.acked = threading.Condition()
         self.stopping = threading.Event()
         self.conns = []
         self.thread = threading.Thread(target=self._run, daemon=True)
@@ -298,15 +299,16 @@ class CardController:
                 chunk = c.recv(4096)
                 if not chunk:
                     return
-                buf += chunk
-                while True:
-                    m, n = card_reader_peer.decode(buf)
-                    if not m:
-                        break
-                    buf = buf[n:]
-                    self.acks += m["type"] == "ack"
+                messages, buf = card_reader_peer.split(buf + chunk)
+                with self.acked:
+                    self.acks += sum(m["type"] == "ack" for m in messages)
+                    self.acked.notify_all()
         except (OSError, ValueError) as e:
             self.error = self.error or e
+
+    def wait_for_acks(self, n, timeout):
+        with self.acked:
+            return self.acked.wait_for(lambda: self.acks >= n, timeout)
 
     def close(self):
         self.stopping.set()
@@ -385,6 +387,8 @@ lanes:
                 t.join(timeout=10)
             events = [e for e in d.events if access(e)]
         self.assertGreaterEqual(len(events), 40)
+        self.assertIsNone(self.controller.error, "the host sent bytes docs/wiegand.md does not allow")
+        self.assertTrue(self.controller.wait_for_acks(40, 10), "the host acks every card it processed")
         r = self.reg.verify()
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         records = {rec["seq"]: rec for rec in self.reg.audit()}

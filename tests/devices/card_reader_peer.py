@@ -78,6 +78,17 @@ def decode(buf):
     return m, 22 + length
 
 
+def split(buf):
+    """(the complete messages at the start of buf, the bytes left over); ValueError as decode."""
+    messages = []
+    while True:
+        m, n = decode(buf)
+        if not m:
+            return messages, buf
+        messages.append(m)
+        buf = buf[n:]
+
+
 class Host:
     def __init__(self, port):
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
