@@ -10,6 +10,7 @@ packages=(
   libopencv-dev libsqlite3-dev libfaiss-dev libsodium-dev
   libboost-dev libmodbus-dev
   ffmpeg tshark mbpoll python3-pymodbus python3-serial-asyncio clang libfuzzer-14-dev
+  libopenmpi-dev openmpi-bin
   python3
   libimgui-dev libglfw3-dev libgl-dev libgl1-mesa-dri xvfb xauth python3-pil
 )

@@ -15,6 +15,7 @@
 #include "device_commands.hpp"
 #include "replay_commands.hpp"
 #include "run_command.hpp"
+#include "sweep_command.hpp"
 #include "gatetwin/sim/report.hpp"
 #include "gatetwin/sim/scenario_loader.hpp"
 #include "gatetwin/sim/world.hpp"
@@ -81,6 +82,23 @@ int main(int argc, char** argv) {
   compare->add_option("run_b", run_b, "second run directory (or its events.jsonl)")->required();
   compare->add_option("-n,--list", max_listed, "list at most this many changed passages (default 20)");
 
+  gatetwin::app::SweepOptions sw;
+  std::vector<std::size_t> fail_once;
+  auto* sweep = app.add_subcommand("sweep", "run a sweep file's jobs (scenarios x variants x grid x seeds) locally, "
+                                            "under mpirun (--mpi) or as Slurm array tasks; resumable (docs/sweeps.md)");
+  sweep->add_option("spec", sw.spec, "sweep file (YAML)")->required();
+  sweep->add_option("-o,--out", sw.out_dir, "results directory (default runs/sweep-<name>); a directory with a "
+                                            "journal resumes");
+  sweep->add_option("-j,--jobs", sw.jobs, "local workers (default: one per core)")->check(CLI::Range(1u, 1024u));
+  sweep->add_flag("--mpi", sw.mpi, "share the jobs among the MPI ranks (mpirun -n K gatetwin sweep ... --mpi)");
+  sweep->add_option("--shard", sw.shard, "run only the jobs whose index % N == I (I/N; Slurm array tasks)");
+  sweep->add_option("--slurm-script", sw.slurm_script, "write a Slurm job-array script for the sweep instead of running it");
+  sweep->add_option("--array", sw.slurm_tasks, "tasks in the Slurm array (default 4)")->check(CLI::Range(1u, 100000u));
+  sweep->add_flag("--dry-run", sw.dry_run, "print the jobs and their overrides, run nothing");
+  sweep->add_flag("-q,--quiet", sw.quiet, "print nothing but errors");
+  sweep->add_flag("-v,--verbose", sw.verbose, "a line per finished job (after it is journalled)");
+  sweep->add_option("--fail-once", fail_once, "testing aid: the first attempt of these jobs fails (the retry runs them)");
+
   int face_exit = -1;
   gatetwin::app::add_face_commands(app, &face_exit);
   gatetwin::app::add_scene_commands(app, &face_exit);
@@ -96,6 +114,10 @@ int main(int argc, char** argv) {
   if (face_exit >= 0) return face_exit;  // a vision command (faces, eval, scene, calibrate, ...) ran in its callback
   try {
     if (*run) return cmd_run(scenario, out_dir, sets, seed, junit, quiet);
+    if (*sweep) {
+      sw.fail_once.insert(fail_once.begin(), fail_once.end());
+      return gatetwin::app::run_sweep(sw);
+    }
     if (*validate) return cmd_validate(files, sets);
     if (*compare) {
       auto events = [](const std::string& p) {

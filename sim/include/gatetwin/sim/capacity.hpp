@@ -54,4 +54,21 @@ struct CapacityCancelled {};
 // Throws std::invalid_argument for a query outside 1..64 lanes, 1..64 staff or a target <= 0.
 CapacityResult size_capacity(const Scenario& base, const CapacityQuery& q, const CapacityProgress& progress = {});
 
+// The pieces size_capacity is made of, for sweeps (sweep.hpp) that spread the grid over processes and
+// average it over seeds:
+// One point of the grid: `base` with `lanes` and `staff` at every gate, run in statistical fidelity
+// (without device faults).
+CapacityPoint capacity_point(const Scenario& base, int lanes, int staff);
+// What capacity_point runs: `base` with those lanes and staff at every gate, statistical, no faults.
+Scenario capacity_scenario(const Scenario& base, int lanes, int staff);
+// Per gate, the P95 of the waits (lane queue + staff queue) of the passages that arrived in the gate's
+// peak hour.
+struct RunOutput;
+struct Metrics;
+std::vector<double> gate_peak_p95_wait_s(const RunOutput& out, const Metrics& m);
+// Fills r.smallest and r.gate_lanes from r.curve and r.query (r.gates names the gates).
+void choose_capacity(CapacityResult& r);
+// Checks a query (std::invalid_argument as size_capacity).
+void check_capacity_query(const CapacityQuery& q);
+
 }  // namespace gatetwin::sim
