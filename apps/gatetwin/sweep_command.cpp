@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <sstream>
@@ -169,7 +170,9 @@ class Sweep {
     char buf[256];
     if (summary.contains("capacity")) {
       std::cout << "  capacity: fewest lanes (then staff) per gate keeping the worst gate's peak-hour P95 wait under "
-                << plan_.spec.capacity->target_p95_wait_s << " s, mean over " << plan_.spec.seeds.size() << " seed(s):\n";
+                << plan_.spec.capacity->target_p95_wait_s << " s, "
+                << (plan_.spec.capacity_upper ? "the top of the 95% interval" : "the mean") << " over "
+                << plan_.spec.seeds.size() << " seed(s):\n";
       for (const auto& c : summary["capacity"]) {
         std::string where = c["scenario"].get<std::string>() + " / " + c["variant"].get<std::string>();
         for (const auto& [k, v] : c["vary"].items()) where += " / " + k + "=" + v.get<std::string>();
@@ -179,18 +182,33 @@ class Sweep {
         }
         const auto& a = c["answer"];
         const auto& w = a["worst_gate_p95_s"];
-        std::snprintf(buf, sizeof buf, "%d lanes, %d staff: P95 %.1f s", a["lanes"].get<int>(), a["staff"].get<int>(),
-                      a["peak_p95_wait_s"].get<double>());
+        std::snprintf(buf, sizeof buf, "%d lane%s, %d staff: P95 %.1f s", a["lanes"].get<int>(),
+                      a["lanes"].get<int>() == 1 ? "" : "s", a["staff"].get<int>(), a["peak_p95_wait_s"].get<double>());
         std::string ci;
         if (!w.is_null() && !w["ci95"].is_null()) {
           char b2[96];
-          std::snprintf(b2, sizeof b2, " (worst gate per seed: 95%% CI %.1f-%.1f s)", w["ci95"][0].get<double>(),
-                        w["ci95"][1].get<double>());
+          std::snprintf(b2, sizeof b2, " (95%% CI %.1f-%.1f s)", w["ci95"][0].get<double>(), w["ci95"][1].get<double>());
           ci = b2;
         }
+        // Gates sized alone, grouped by the lanes they need: "2 lanes: c01-north, c07-main; 1 lane: 18 others".
+        std::map<int, std::vector<std::string>> by_lanes;
+        for (const auto& [g, n] : c["gate_lanes"].items()) by_lanes[n.is_null() ? 0 : n.get<int>()].push_back(g);
+        std::size_t most = 0;
+        for (const auto& [n, gs_] : by_lanes) most = std::max(most, gs_.size());
         std::string gates;
-        for (const auto& [g, n] : c["gate_lanes"].items()) gates += (gates.empty() ? "" : ", ") + g + " " + (n.is_null() ? "-" : n.dump());
-        std::cout << "    " << where << ": " << buf << ci << "; lanes by gate: " << gates << "\n";
+        for (auto it = by_lanes.rbegin(); it != by_lanes.rend(); ++it) {
+          const auto& [n, names] = *it;
+          std::string list;
+          if (by_lanes.size() == 1) {
+            list = names.size() == 1 ? names[0] : "all " + std::to_string(names.size()) + " gates";
+          } else if (names.size() == most && names.size() > 3) {
+            list = std::to_string(names.size()) + " others";
+          } else {
+            for (const auto& g : names) list += (list.empty() ? "" : ", ") + g;
+          }
+          gates += (gates.empty() ? "" : "; ") + (n ? std::to_string(n) + (n == 1 ? " lane: " : " lanes: ") : "none on the grid: ") + list;
+        }
+        std::cout << "    " << where << ": " << buf << ci << "; each gate alone: " << gates << "\n";
       }
     }
     if (plan_.spec.capacity && !plan_.spec.objective_given) {
@@ -281,14 +299,30 @@ void check(int rc, const char* what) {
   throw std::runtime_error(std::string("MPI ") + what + ": " + std::string(msg, static_cast<std::size_t>(len)));
 }
 
-// Waits for a message without spinning a core (OpenMPI's blocking calls poll): probe, else sleep 1 ms.
+// Polling without spinning a core (Open MPI's blocking calls busy-poll, and mpirun binds a rank to one core,
+// which rank 0's worker thread shares): the pause grows from 50 us to 5 ms while nothing happens.
+class Backoff {
+ public:
+  std::chrono::microseconds next() {
+    const auto now = pause_;
+    pause_ = std::min(pause_ * 2, std::chrono::microseconds(5000));
+    return now;
+  }
+  void reset() { pause_ = std::chrono::microseconds(50); }
+
+ private:
+  std::chrono::microseconds pause_{50};
+};
+
+// Waits for a message from `source`: probe, else pause.
 MPI_Status wait_message(int source) {
+  Backoff backoff;
   for (;;) {
     int flag = 0;
     MPI_Status st;
     check(MPI_Iprobe(source, MPI_ANY_TAG, MPI_COMM_WORLD, &flag, &st), "probe");
     if (flag) return st;
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    std::this_thread::sleep_for(backoff.next());
   }
 }
 
@@ -319,7 +353,7 @@ std::vector<std::size_t> mpi_coordinator(Sweep& sweep, int ranks) {
   std::vector<bool> ready(static_cast<std::size_t>(ranks), false);
   // Rank 0's own worker thread: one task at a time through these.
   std::mutex mu;
-  std::condition_variable cv;
+  std::condition_variable cv, result_cv;
   std::optional<Task> local_task;
   std::optional<gs::SweepRow> local_result;
   bool local_stop = false;
@@ -333,15 +367,19 @@ std::vector<std::size_t> mpi_coordinator(Sweep& sweep, int ranks) {
         t = *local_task;
       }
       gs::SweepRow row = sweep.run(t);
-      std::lock_guard lock(mu);
-      local_task.reset();
-      local_result = std::move(row);
+      {
+        std::lock_guard lock(mu);
+        local_task.reset();
+        local_result = std::move(row);
+      }
+      result_cv.notify_all();
     }
   });
   std::exception_ptr error;
   try {
     std::size_t outstanding = 0;
     bool local_busy = false;
+    Backoff backoff;
     auto take = [&](const gs::SweepRow& row, int rank) {
       ++per_rank[static_cast<std::size_t>(rank)];
       if (const auto retry = sweep.finished(row)) todo.push_back(*retry);
@@ -410,7 +448,12 @@ std::vector<std::size_t> mpi_coordinator(Sweep& sweep, int ranks) {
           }
         }
       }
-      if (!progressed) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      if (progressed) {
+        backoff.reset();
+      } else {  // nothing to do: pause, but wake at once for rank 0's own result
+        std::unique_lock lock(mu);
+        result_cv.wait_for(lock, backoff.next(), [&] { return local_result.has_value(); });
+      }
     }
     // Every rank has said it is ready (a rank that had no job yet still sends kReady): stop them all.
     for (int r = 1; r < ranks; ++r) {

@@ -343,7 +343,12 @@ SweepSpec load_sweep_text(const std::string& yaml, const fs::path& display_name)
     if (!n.IsMap()) {
       pr.at(n, "capacity", "{target_p95_wait_s, max_lanes, max_staff}");
     } else {
-      check_keys(pr, n, "capacity.", {"target_p95_wait_s", "max_lanes", "max_staff"});
+      check_keys(pr, n, "capacity.", {"target_p95_wait_s", "max_lanes", "max_staff", "meet"});
+      if (const auto& m = n["meet"]) {
+        if (!m.IsScalar() || (m.Scalar() != "mean" && m.Scalar() != "ci95_upper"))
+          pr.at(m, "capacity.meet", "mean (the mean over seeds meets the target) or ci95_upper (the top of its 95% interval does)");
+        else s.capacity_upper = m.Scalar() == "ci95_upper";
+      }
       CapacityQuery q;
       if (n["target_p95_wait_s"]) {
         const auto v = number(n["target_p95_wait_s"]);

@@ -64,6 +64,7 @@ struct SweepSpec {
   bool objective_given = false;                  // the file names one (else: minimise peak_p95_wait_s)
   std::vector<SweepConstraint> constraints;
   std::optional<CapacityQuery> capacity;         // capacity mode: every configuration over the lanes x staff grid
+  bool capacity_upper = false;                   // capacity.meet: ci95_upper (the interval's top must meet the target)
 };
 
 // Reads and checks a sweep file; SweepError with every problem. Scenario files must exist (they are loaded
