@@ -83,6 +83,7 @@ class Sweep {
   }
 
   std::deque<Task>& todo() { return todo_; }
+  const gs::SweepPlan& plan() const { return plan_; }
   std::size_t to_run() const { return todo_.size(); }
   std::size_t resumed() const { return resumed_; }
   std::size_t torn() const { return torn_; }
@@ -351,6 +352,7 @@ std::vector<std::size_t> mpi_coordinator(Sweep& sweep, int ranks) {
   std::vector<std::size_t> per_rank(static_cast<std::size_t>(ranks), 0);
   std::vector<bool> busy(static_cast<std::size_t>(ranks), false);
   std::vector<bool> ready(static_cast<std::size_t>(ranks), false);
+  std::vector<std::size_t> assigned(static_cast<std::size_t>(ranks), 0);
   // Rank 0's own worker thread: one task at a time through these.
   std::mutex mu;
   std::condition_variable cv, result_cv;
@@ -402,6 +404,9 @@ std::vector<std::size_t> mpi_coordinator(Sweep& sweep, int ranks) {
           check(MPI_Recv(text.data(), len, MPI_CHAR, st.MPI_SOURCE, kResult, MPI_COMM_WORLD, MPI_STATUS_IGNORE), "receive");
           const auto row = gs::parse_sweep_row(text);
           if (!row) throw std::runtime_error("MPI: rank " + std::to_string(r) + " sent an unreadable result");
+          if (!busy[r] || row->job != assigned[r] || row->key != sweep.plan().jobs[row->job].key)
+            throw std::runtime_error("MPI: rank " + std::to_string(r) + " sent a result for job " + std::to_string(row->job) +
+                                     ", not the job it was given");
           busy[r] = false;
           --outstanding;
           take(*row, static_cast<int>(r));
@@ -417,10 +422,20 @@ std::vector<std::size_t> mpi_coordinator(Sweep& sweep, int ranks) {
         const std::uint64_t msg[2] = {t.job, static_cast<std::uint64_t>(t.attempt)};
         check(MPI_Send(msg, 2, MPI_UINT64_T, r, kJob, MPI_COMM_WORLD), "send");
         busy[static_cast<std::size_t>(r)] = true;
+        assigned[static_cast<std::size_t>(r)] = t.job;
         ++outstanding;
         progressed = true;
       }
       {
+        // Rank 0's own worker: take its result (a retry may refill the queue), then give it the next job.
+        const auto feed_local = [&] {
+          std::lock_guard lock(mu);
+          if (local_busy || todo.empty()) return;
+          local_task = todo.front();
+          todo.pop_front();
+          local_busy = true;
+          cv.notify_all();
+        };
         std::optional<gs::SweepRow> result;
         {
           std::lock_guard lock(mu);
@@ -429,24 +444,12 @@ std::vector<std::size_t> mpi_coordinator(Sweep& sweep, int ranks) {
             local_result.reset();
             local_busy = false;
           }
-          if (!local_busy && !todo.empty()) {
-            local_task = todo.front();
-            todo.pop_front();
-            local_busy = true;
-            cv.notify_all();
-          }
         }
         if (result) {
           progressed = true;
           take(*result, 0);
-          std::lock_guard lock(mu);
-          if (!local_busy && !todo.empty()) {
-            local_task = todo.front();
-            todo.pop_front();
-            local_busy = true;
-            cv.notify_all();
-          }
         }
+        feed_local();
       }
       if (progressed) {
         backoff.reset();
@@ -479,6 +482,13 @@ std::vector<std::size_t> mpi_coordinator(Sweep& sweep, int ranks) {
 
 #endif
 
+// A word for bash, single-quoted ('it'"'"'s').
+std::string shell_quote(const std::string& s) {
+  std::string out = "'";
+  for (const char c : s) out += c == '\'' ? std::string("'\"'\"'") : std::string(1, c);
+  return out + "'";
+}
+
 std::string slurm_script(const gs::SweepPlan& plan, const SweepOptions& o, const fs::path& dir) {
   char self[4096];
   const ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
@@ -498,11 +508,11 @@ std::string slurm_script(const gs::SweepPlan& plan, const SweepOptions& o, const
     << "#SBATCH --job-name=gatetwin-" << plan.spec.name << "\n"
     << "#SBATCH --array=0-" << (o.slurm_tasks - 1) << "\n"
     << "#SBATCH --cpus-per-task=2\n"
-    << "#SBATCH --output=" << out << "/slurm-%A_%a.log\n"
+    << "#SBATCH --output=" << out << "/slurm-%A_%a.log\n"  // the directory exists: made with the script
     << "set -euo pipefail\n"
     << "task=${SLURM_ARRAY_TASK_ID:?this script runs as a Slurm array task (or set SLURM_ARRAY_TASK_ID)}\n"
-    << "exec '" << exe << "' sweep '" << spec << "' -o '" << out << "' --shard \"$task/" << tasks
-    << "\" --jobs \"${SLURM_CPUS_PER_TASK:-1}\"\n";
+    << "exec " << shell_quote(exe) << " sweep " << shell_quote(spec) << " -o " << shell_quote(out) << " --shard \"$task/"
+    << tasks << "\" --jobs \"${SLURM_CPUS_PER_TASK:-1}\"\n";
   return s.str();
 }
 
@@ -538,13 +548,65 @@ int run_sweep(const SweepOptions& o) {
 #endif
   const bool speaker = rank == 0;
   std::optional<gs::SweepPlan> plan;
+  std::vector<std::string> plan_problems;
   try {
     plan = gs::plan_sweep(gs::load_sweep_file(o.spec));
   } catch (const gs::SweepError& e) {
-    if (speaker)
-      for (const auto& p : e.problems()) std::cerr << p << "\n";
-    return 2;
+    plan_problems = e.problems();
   }
+  if (!o.mpi || o.dry_run || !o.slurm_script.empty()) {  // no MPI traffic: each process answers for itself
+    if (!plan) {
+      if (speaker)
+        for (const auto& p : plan_problems) std::cerr << p << "\n";
+      return 2;
+    }
+  }
+#ifdef GATETWIN_HAVE_MPI
+  // Under MPI every rank must plan the same jobs before any is handed out, and rank 0 must accept the
+  // results directory: rank 0 says how it went and which plan it has; every rank compares; all agree to
+  // go on or all stop (a rank that stopped alone would leave the others waiting for ever).
+  std::optional<Sweep> sweep_at_0;
+  if (o.mpi && !o.dry_run && o.slurm_script.empty()) {
+    int status0 = plan ? 0 : 2;
+    const fs::path dir0 = !plan ? fs::path() : o.out_dir.empty() ? fs::path("runs") / ("sweep-" + plan->spec.name) : fs::path(o.out_dir);
+    if (speaker) {
+      for (const auto& p : plan_problems) std::cerr << p << "\n";
+      if (plan) {
+        try {
+          sweep_at_0.emplace(*plan, o, dir0, "jobs.jsonl");
+        } catch (const gs::SweepError& e) {
+          for (const auto& p : e.problems()) std::cerr << p << "\n";
+          status0 = 2;
+        } catch (const std::exception& e) {
+          std::cerr << "gatetwin sweep: " << e.what() << "\n";
+          status0 = 3;
+        }
+      }
+    }
+    char key[17] = {};
+    if (speaker && plan) std::snprintf(key, sizeof key, "%s", plan->key.c_str());
+    MPI_Bcast(&status0, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    MPI_Bcast(key, 17, MPI_CHAR, 0, MPI_COMM_WORLD);
+    int mine = 1;
+    if (!speaker && status0 == 0) {
+      if (!plan) {
+        for (const auto& p : plan_problems) std::cerr << "rank " << rank << ": " << p << "\n";
+        mine = 0;
+      } else if (plan->key != key) {
+        std::cerr << "rank " << rank << ": plans other jobs than rank 0 (plan " << plan->key << ", rank 0's " << key
+                  << "): the sweep file or a scenario differs on this node\n";
+        mine = 0;
+      }
+    }
+    int all = 0;
+    MPI_Allreduce(&mine, &all, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    if (status0 != 0) return status0;
+    if (!all) {
+      if (speaker) std::cerr << "gatetwin sweep: a rank cannot run this sweep (above); nothing was run\n";
+      return 2;
+    }
+  }
+#endif
   const fs::path dir = o.out_dir.empty() ? fs::path("runs") / ("sweep-" + plan->spec.name) : fs::path(o.out_dir);
   if (o.dry_run) {
     if (speaker) {
@@ -563,6 +625,13 @@ int run_sweep(const SweepOptions& o) {
     if (o.slurm_tasks < 1) {
       std::cerr << "gatetwin sweep: --array must be at least 1\n";
       return 2;
+    }
+    // Slurm opens each task's log in the results directory before the task runs: it must exist.
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    if (ec) {
+      std::cerr << "gatetwin sweep: " << dir.string() << ": cannot create: " << ec.message() << "\n";
+      return 3;
     }
     std::ofstream out(o.slurm_script, std::ios::trunc);
     out << slurm_script(*plan, o, dir);
@@ -584,7 +653,13 @@ int run_sweep(const SweepOptions& o) {
 #endif
       return 0;
     }
+#ifdef GATETWIN_HAVE_MPI
+    std::optional<Sweep> local_sweep;
+    if (!sweep_at_0) local_sweep.emplace(*plan, o, dir, "jobs.jsonl");
+    Sweep& sweep = sweep_at_0 ? *sweep_at_0 : *local_sweep;
+#else
     Sweep sweep(*plan, o, dir, "jobs.jsonl");
+#endif
     const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
     const unsigned workers = o.jobs ? o.jobs : cores;
     if (o.mpi) {

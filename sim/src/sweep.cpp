@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <limits>
 #include <set>
 #include <sstream>
 #include <tuple>
@@ -180,9 +181,18 @@ SweepSpec load_sweep_text(const std::string& yaml, const fs::path& display_name)
   s.file = display_name;
   const fs::path base = display_name.has_parent_path() ? display_name.parent_path() : fs::path(".");
   s.name = display_name.stem().string();
+  // The name is a directory name and goes into scripts: letters, digits, '.', '_' and '-' only.
+  auto plain_name = [](const std::string& t) {
+    return !t.empty() && t.size() <= 64 && t.front() != '.' && std::all_of(t.begin(), t.end(), [](char c) {
+      return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+    });
+  };
   if (const auto& n = root["name"]) {
-    if (!n.IsScalar() || n.Scalar().empty()) pr.at(n, "name", "a non-empty text");
+    if (!n.IsScalar() || !plain_name(n.Scalar()))
+      pr.at(n, "name", "1..64 letters, digits, '.', '_' or '-' (it names the results directory), not starting with '.'");
     else s.name = n.Scalar();
+  } else if (!plain_name(s.name)) {
+    pr.add(display_name.string() + ": name: the file's name does not make a sweep name; give name: (letters, digits, '.', '_', '-')");
   }
   if (const auto& n = root["scenarios"]; !n) {
     pr.add(display_name.string() + ": scenarios: missing (a list of scenario files)");
@@ -269,7 +279,11 @@ SweepSpec load_sweep_text(const std::string& yaml, const fs::path& display_name)
             pr.at(v, f, "more than 10000 values");
             continue;
           }
-          for (int i = 0; i < static_cast<int>(count); ++i) a.values.push_back(number_text(*from + i * st));
+          for (int i = 0; i < static_cast<int>(count); ++i) {
+            double x = *from + i * st;
+            if (std::fabs(x) < 1e-9 * st) x = 0;  // -0.3 + 3 x 0.1 is 5.6e-17, meant as 0
+            a.values.push_back(number_text(x));
+          }
         } else {
           pr.at(v, f, "a list of values or a range {from, to, step}");
         }
@@ -290,11 +304,21 @@ SweepSpec load_sweep_text(const std::string& yaml, const fs::path& display_name)
     }
   } else if (n.IsMap()) {
     check_keys(pr, n, "seeds.", {"first", "count"});
-    const auto first = number(n["first"]), count = number(n["count"]);
-    if (!first || *first < 0 || *first != std::floor(*first)) pr.at(n, "seeds.first", "a whole number >= 0");
-    if (!count || *count < 1 || *count > 100000 || *count != std::floor(*count)) pr.at(n, "seeds.count", "a whole number 1..100000");
-    if (first && count && *first >= 0 && *count >= 1 && *count <= 100000)
-      for (int i = 0; i < static_cast<int>(*count); ++i) s.seeds.push_back(static_cast<std::uint64_t>(*first) + i);
+    auto whole = [](const YAML::Node& v) -> std::optional<std::uint64_t> {
+      if (!v || !v.IsScalar()) return std::nullopt;
+      const std::string& t = v.Scalar();
+      std::uint64_t x = 0;
+      const auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), x);
+      if (t.empty() || ec != std::errc() || end != t.data() + t.size()) return std::nullopt;
+      return x;
+    };
+    const auto first = whole(n["first"]), count = whole(n["count"]);
+    if (!first) pr.at(n["first"] ? n["first"] : n, "seeds.first", "a whole number 0..18446744073709551615");
+    if (!count || *count < 1 || *count > 100000) pr.at(n["count"] ? n["count"] : n, "seeds.count", "a whole number 1..100000");
+    else if (first && *first > std::numeric_limits<std::uint64_t>::max() - (*count - 1))
+      pr.at(n, "seeds", "first + count - 1 passes the largest seed");
+    else if (first)
+      for (std::uint64_t i = 0; i < *count; ++i) s.seeds.push_back(*first + i);
   } else {
     pr.at(n, "seeds", "a list of seeds or {first, count}");
   }
@@ -329,7 +353,7 @@ SweepSpec load_sweep_text(const std::string& yaml, const fs::path& display_name)
         const auto [end, ec] = std::from_chars(limit.data(), limit.data() + limit.size(), v);
         if (!known(c.metric)) pr.at(n[i], f, "unknown metric '" + c.metric + "' (" + join(names, ", ") + ")");
         else if ((op != "<=" && op != ">=") || limit.empty() || ec != std::errc() || end != limit.data() + limit.size() ||
-                 !rest.empty())
+                 !rest.empty() || !std::isfinite(v))
           pr.at(n[i], f, "\"METRIC <= NUMBER\" or \"METRIC >= NUMBER\"");
         else {
           c.at_most = op == "<=";
@@ -436,6 +460,15 @@ SweepPlan plan_sweep(const SweepSpec& spec) {
   const int max_staff = spec.capacity ? spec.capacity->max_staff : 0;
   const int max_lanes = spec.capacity ? spec.capacity->max_lanes : 0;
   std::uint64_t plan_hash = key_hash(spec.capacity ? "capacity" : "plain");
+  // A job's key covers its scenario file's bytes too: a scenario edited after a partial run, or a different
+  // copy on another node, is not mixed with the results of the old one.
+  std::vector<std::string> contents;
+  for (const auto& file : spec.scenarios) {
+    std::ifstream in(file, std::ios::binary);
+    std::ostringstream text;
+    text << in.rdbuf();
+    contents.push_back(hex16(key_hash(text.str())));
+  }
   for (std::size_t sc = 0; sc < spec.scenarios.size(); ++sc) {
     for (std::size_t v = 0; v < spec.variants.size(); ++v) {
       for (std::size_t p = 0; p < plan.points.size(); ++p) {
@@ -466,7 +499,7 @@ SweepPlan plan_sweep(const SweepSpec& spec) {
               j.staff = staff;
               j.overrides = overrides;
               j.overrides.push_back("seed=" + std::to_string(seed));
-              std::string def = spec.scenarios[sc].filename().string() + "|" + join(j.overrides, "|");
+              std::string def = spec.scenarios[sc].filename().string() + "#" + contents[sc] + "|" + join(j.overrides, "|");
               if (spec.capacity) def += "|lanes=" + std::to_string(lanes) + "|staff=" + std::to_string(staff);
               const std::uint64_t h = key_hash(def);
               j.key = hex16(h);
@@ -606,8 +639,14 @@ SweepJournal::SweepJournal(const fs::path& file) : file_(file) {
   if (fs::exists(file_, ec)) {
     std::ifstream in(file_, std::ios::binary);
     std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    const auto keep = text.empty() ? 0 : text.rfind('\n') == std::string::npos ? 0 : text.rfind('\n') + 1;
-    if (keep != text.size()) fs::resize_file(file_, keep);
+    const auto keep = text.rfind('\n') == std::string::npos ? 0 : text.rfind('\n') + 1;
+    if (keep != text.size()) {
+      if (parse_sweep_row(text.substr(keep))) {
+        std::ofstream(file_, std::ios::binary | std::ios::app) << '\n';  // whole but unterminated: keep it
+      } else {
+        fs::resize_file(file_, keep);
+      }
+    }
   }
   fd_ = ::open(file_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (fd_ < 0) throw std::runtime_error(file_.string() + ": cannot open the journal: " + std::strerror(errno));
@@ -639,10 +678,11 @@ double t95(std::size_t dof) {
                                      2.080,  2.074,  2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042};
   if (dof == 0) return 0;
   if (dof <= 30) return table[dof];
-  if (dof <= 40) return 2.021;
-  if (dof <= 60) return 2.000;
-  if (dof <= 120) return 1.980;
-  return 1.960;
+  // Beyond the table, the Cornish-Fisher expansion of t around the normal quantile (error below 1e-4 here).
+  const double z = 1.959963984540054, n = static_cast<double>(dof);
+  const double z3 = z * z * z, z5 = z3 * z * z, z7 = z5 * z * z;
+  return z + (z3 + z) / (4 * n) + (5 * z5 + 16 * z3 + 3 * z) / (96 * n * n) +
+         (3 * z7 + 19 * z5 + 17 * z3 - 15 * z) / (384 * n * n * n);
 }
 
 }  // namespace gatetwin::sim

@@ -1,5 +1,10 @@
 // A sweep's outputs from its rows: results.csv, summary.json, summary.csv and the capacity plot.
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <charconv>
 #include <cmath>
 #include <fstream>
@@ -32,17 +37,35 @@ std::string csv_field(const std::string& s) {
   return out + "\"";
 }
 
+// To a temporary name of this process (two Slurm tasks finishing at once write the same files), synced,
+// then renamed over the file: a reader sees the old file or the new one, never part of one.
 void write_atomically(const fs::path& file, const std::string& text) {
-  const fs::path tmp = file.string() + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out << text;
-    out.flush();
-    if (!out) throw std::runtime_error(tmp.string() + ": cannot write");
+  const fs::path tmp = file.string() + ".tmp." + std::to_string(::getpid());
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) throw std::runtime_error(tmp.string() + ": cannot create: " + std::strerror(errno));
+  std::size_t done = 0;
+  while (done < text.size()) {
+    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int err = errno;
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      throw std::runtime_error(tmp.string() + ": cannot write: " + std::strerror(err));
+    }
+    done += static_cast<std::size_t>(n);
   }
-  std::error_code ec;
-  fs::rename(tmp, file, ec);
-  if (ec) throw std::runtime_error(file.string() + ": cannot rename into place: " + ec.message());
+  const bool synced = ::fsync(fd) == 0;
+  const int err = errno;
+  if (::close(fd) != 0 || !synced) {
+    ::unlink(tmp.c_str());
+    throw std::runtime_error(tmp.string() + ": cannot sync: " + std::strerror(synced ? errno : err));
+  }
+  if (::rename(tmp.c_str(), file.c_str()) != 0) {
+    const int e = errno;
+    ::unlink(tmp.c_str());
+    throw std::runtime_error(file.string() + ": cannot rename into place: " + std::strerror(e));
+  }
 }
 
 struct Stat {
@@ -97,7 +120,10 @@ struct Panel {
   CapacityResult result;
 };
 
-cv::Mat plot_capacity(const std::vector<Panel>& panels, bool upper) {
+constexpr std::size_t kMaxPanels = 24;  // a bigger sweep's curves are all in summary.json
+
+cv::Mat plot_capacity(const std::vector<Panel>& all, bool upper) {
+  const std::vector<Panel> panels(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(std::min(all.size(), kMaxPanels)));
   const int cols = panels.size() > 1 ? 2 : 1;
   const int rows = static_cast<int>((panels.size() + cols - 1) / cols);
   const int pw = 660, ph = 400;
@@ -159,9 +185,11 @@ cv::Mat plot_capacity(const std::vector<Panel>& panels, bool upper) {
         else cv::circle(img, at, 4, c, cv::FILLED, cv::LINE_AA);
         prev = at;
       }
-      cv::line(img, {right + 8, top + 30 + 20 * staff}, {right + 28, top + 30 + 20 * staff}, c, 2);
-      cv::putText(img, std::to_string(staff) + " staff", {right + 34, top + 35 + 20 * staff}, font, 0.42, {0, 0, 0}, 1,
-                  cv::LINE_AA);
+      if (staff <= 12) {  // the legend has room for 12 lines
+        cv::line(img, {right + 8, top + 30 + 20 * staff}, {right + 28, top + 30 + 20 * staff}, c, 2);
+        cv::putText(img, std::to_string(staff) + " staff" + (staff == 12 && q.max_staff > 12 ? " ..." : ""),
+                    {right + 34, top + 35 + 20 * staff}, font, 0.42, {0, 0, 0}, 1, cv::LINE_AA);
+      }
     }
     if (const auto& s = p.result.smallest) {
       const cv::Point at(X(s->lanes), Y(s->peak_p95_wait_s));
@@ -172,6 +200,11 @@ cv::Mat plot_capacity(const std::vector<Panel>& panels, bool upper) {
     } else {
       cv::putText(img, "none on the grid", {right + 8, top + 14}, font, 0.42, {0, 0, 200}, 1, cv::LINE_AA);
     }
+  }
+  if (all.size() > panels.size()) {
+    const std::string note = "the first " + std::to_string(panels.size()) + " of " + std::to_string(all.size()) +
+                             " curves; all are in summary.json";
+    cv::putText(img, note, {12, img.rows - 8}, font, 0.45, {0, 0, 200}, 1, cv::LINE_AA);
   }
   return img;
 }

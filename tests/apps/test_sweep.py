@@ -206,6 +206,10 @@ class Sweep(unittest.TestCase):
         other = sweep("small.yaml", out)
         self.assertEqual(other.returncode, 2)
         self.assertIn("jobs.jsonl:1: job 0 is not this sweep's", other.stderr)
+        # Under MPI too: every rank stops (none is left waiting), with rank 0's reason, once.
+        other = sweep("small.yaml", out, mpi=2, timeout=60)
+        self.assertEqual(other.returncode, 2, other.stdout + other.stderr)
+        self.assertEqual(other.stderr.count("is not this sweep's"), 1, other.stderr)
 
     def test_the_slurm_array_script_runs_the_shards(self):
         script = self.out("array.sh")
@@ -213,6 +217,7 @@ class Sweep(unittest.TestCase):
         r = subprocess.run([GATETWIN, "sweep", os.path.join(DATA, "small.yaml"), "-o", out, "--slurm-script", script,
                             "--array", "3"], capture_output=True, text=True, timeout=60)
         self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertTrue(os.path.isdir(out), "Slurm writes the tasks' logs there before they run")
         with open(script) as f:
             text = f.read()
         self.assertIn("#SBATCH --array=0-2", text)
@@ -244,6 +249,17 @@ class Sweep(unittest.TestCase):
         for line, want in zip(lines, expected):
             self.assertTrue(line.startswith(want), (line, want))
         self.assertFalse(os.path.exists(self.out("bad")), "nothing is written for a bad file")
+        # Ranks that would plan different jobs (another sweep file on one node: MPMD launch) refuse together.
+        cmd = ["mpirun", "--oversubscribe", "-n", "1", GATETWIN, "sweep", os.path.join(DATA, "small.yaml"), "-o",
+               self.out("mixed"), "--mpi", ":", "-n", "1", GATETWIN, "sweep", os.path.join(DATA, "failing.yaml"), "-o",
+               self.out("mixed"), "--mpi"]
+        mixed = subprocess.run(cmd, capture_output=True, text=True, timeout=60, env=mpi_env())
+        self.assertEqual(mixed.returncode, 2, mixed.stdout + mixed.stderr)
+        self.assertIn("rank 1: plans other jobs than rank 0", mixed.stderr)
+        self.assertFalse(os.path.exists(os.path.join(self.out("mixed"), "results.csv")))
+        m = sweep("bad.yaml", self.out("bad"), mpi=2, timeout=60)
+        self.assertEqual(m.returncode, 2, m.stdout + m.stderr)
+        self.assertEqual(m.stderr.count("colour: unknown key"), 1, "rank 0 reports, once")
 
 
 if __name__ == "__main__":
