@@ -1,5 +1,6 @@
 #include "sweep_command.hpp"
 
+#include <sched.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -660,7 +661,10 @@ int run_sweep(const SweepOptions& o) {
 #else
     Sweep sweep(*plan, o, dir, "jobs.jsonl");
 #endif
-    const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+    // The cores this process may run on (a container or `taskset` may give fewer than the machine has).
+    unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0) cores = static_cast<unsigned>(CPU_COUNT(&set));
     const unsigned workers = o.jobs ? o.jobs : cores;
     if (o.mpi) {
 #ifdef GATETWIN_HAVE_MPI
