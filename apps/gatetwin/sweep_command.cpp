@@ -8,6 +8,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <cstdlib>
 #include <deque>
 #include <filesystem>
 #include <fstream>
@@ -525,6 +526,10 @@ int run_sweep(const SweepOptions& o) {
   struct MpiSession {
     explicit MpiSession(bool enable) : on(enable) {
       if (!on) return;
+      // Open MPI's shared-memory transport copies large messages with process_vm_readv, which containers
+      // without ptrace rights refuse ("Read -1, expected ..., errno = 1"). Rows are small, but a failed job's
+      // error can be long: plain copies everywhere (every rank sets the same; the environment can override).
+      ::setenv("OMPI_MCA_btl_vader_single_copy_mechanism", "none", 0);
       int provided = 0;
       MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided);
       // Errors come back as codes: a job's failure is recorded and the sweep goes on; a communication error
@@ -674,7 +679,7 @@ int run_sweep(const SweepOptions& o) {
         std::string line;
         for (std::size_t r = 0; r < per_rank.size(); ++r)
           line += (r ? ", " : "") + std::string("rank ") + std::to_string(r) + " " + std::to_string(per_rank[r]);
-        std::cerr << "sweep: jobs by rank: " << line << "\n";
+        std::cerr << "sweep: attempts by rank: " << line << "\n";
       }
 #endif
     } else {

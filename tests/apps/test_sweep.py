@@ -3,7 +3,7 @@
 
 - The same tables whatever runs the jobs: a local pool of 2 workers, 1 worker, and `mpirun --oversubscribe -n 3`
   give byte-identical results.csv, summary.csv and summary.json (and capacity.png), for a plain sweep and a
-  capacity sweep; under MPI every rank ran jobs.
+  capacity sweep; with 0.1 s jobs every MPI rank gets some; an error longer than MPI's eager limit crosses whole.
 - Failures: a variant whose override the loader refuses fails, is retried once, is reported with the loader's
   message and exit 1, while the other jobs and the outputs stand; an injected first-attempt failure
   (--fail-once) is retried and the results equal an undisturbed run's (also under MPI).
@@ -43,6 +43,12 @@ def sweep(spec, out, *args, mpi=0, timeout=300):
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=mpi_env())
 
 
+def attempts_by_rank(stderr):
+    """{"0": n, "1": n, ...} from rank 0's "sweep: attempts by rank: rank 0 7, rank 1 3" line."""
+    line = stderr.split("attempts by rank: ")[1].splitlines()[0]
+    return {p.split(" ")[1]: int(p.split(" ")[2]) for p in line.split(", ")}
+
+
 def read(path):
     with open(path, "rb") as f:
         return f.read()
@@ -73,10 +79,9 @@ class Sweep(unittest.TestCase):
         m = sweep("small.yaml", self.out("mpi"), mpi=3)
         self.assertEqual(m.returncode, 0, m.stdout + m.stderr)
         self.assertIn("on 3 MPI rank(s)", m.stderr)
-        by_rank = dict(p.split(" ")[1:] for p in m.stderr.split("jobs by rank: ")[1].splitlines()[0].split(", "))
+        by_rank = attempts_by_rank(m.stderr)
         self.assertEqual(sorted(by_rank), ["0", "1", "2"])
-        self.assertEqual(sum(int(v) for v in by_rank.values()), 12)
-        self.assertTrue(all(int(v) > 0 for v in by_rank.values()), by_rank)
+        self.assertEqual(sum(by_rank.values()), 12)
         self.assertSameOutputs(self.out("local"), self.out("mpi"))
 
         # The tables themselves: 12 rows in job order, 4 configurations with intervals over 3 seeds.
@@ -147,6 +152,18 @@ class Sweep(unittest.TestCase):
             rows = f.read().splitlines()[1:]
         self.assertEqual([r.split(",")[4:6] for r in rows], [["ok", "1"], ["ok", "1"], ["failed", "2"], ["failed", "2"]])
 
+        # An error longer than Open MPI's eager limit (4 kB) crosses from a worker rank whole. (Which rank runs
+        # which attempt is up to the load balancing; with 12 attempts rank 1 nearly always has some.)
+        long = sweep("long-error.yaml", self.out("long"), mpi=2, timeout=120)
+        self.assertEqual(long.returncode, 1, long.stdout + long.stderr)
+        self.assertEqual(sum(attempts_by_rank(long.stderr).values()), 12)
+        with open(os.path.join(self.out("long"), "summary.json")) as f:
+            failed = json.load(f)["configurations"][0]["failed"]
+        self.assertEqual(len(failed), 6)
+        for x in failed:
+            self.assertGreater(len(x["error"]), 4096)
+            self.assertEqual(x["error"].count("unknown field"), 40)
+
         # A transient failure (the first attempt of jobs 3 and 7): retried, and the tables are the undisturbed
         # ones but for the attempt counts.
         clean = sweep("small.yaml", self.out("clean"))
@@ -167,6 +184,13 @@ class Sweep(unittest.TestCase):
     def test_a_killed_sweep_resumes_without_redoing_jobs(self):
         full = sweep("resume.yaml", self.out("full"))
         self.assertEqual(full.returncode, 0, full.stderr)
+        # Jobs of ~0.1 s: under MPI every rank gets some (rank 0 hands them out as ranks ask), same tables.
+        m = sweep("resume.yaml", self.out("mpi"), mpi=3)
+        self.assertEqual(m.returncode, 0, m.stdout + m.stderr)
+        by_rank = attempts_by_rank(m.stderr)
+        self.assertEqual(sum(by_rank.values()), 24)
+        self.assertTrue(all(v > 0 for v in by_rank.values()), by_rank)
+        self.assertSameOutputs(self.out("full"), self.out("mpi"))
         out = self.out("killed")
         p = subprocess.Popen([GATETWIN, "sweep", os.path.join(DATA, "resume.yaml"), "-o", out, "--jobs", "1", "-v"],
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
