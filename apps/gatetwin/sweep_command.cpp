@@ -62,8 +62,6 @@ class Sweep {
     std::size_t torn = 0;
     rows_ = gs::read_sweep_journals(dir_, plan_, &torn);
     torn_ = torn;
-    shard_index_ = 0;
-    shard_count_ = 1;
     if (!o.shard.empty()) {
       unsigned i = 0, n = 0;
       char slash = 0;
@@ -76,7 +74,6 @@ class Sweep {
     }
     for (const auto& j : plan_.jobs)
       if (j.index % shard_count_ == shard_index_ && !rows_.count(j.index)) todo_.push_back({j.index, 1});
-    resumed_ = 0;
     for (const auto& [job, row] : rows_)
       if (job % shard_count_ == shard_index_) ++resumed_;
     total_ = todo_.size() + resumed_;

@@ -68,6 +68,12 @@ void write_atomically(const fs::path& file, const std::string& text) {
   }
 }
 
+// A metric's column in a row (names from sweep_metric_names(); the loader accepts no other).
+std::size_t metric_index(const std::string& name) {
+  const auto& names = sweep_metric_names();
+  return static_cast<std::size_t>(std::find(names.begin(), names.end(), name) - names.begin());
+}
+
 struct Stat {
   std::size_t n = 0;
   double mean = 0, sd = 0, lo = 0, hi = 0, min = 0, max = 0;
@@ -214,8 +220,7 @@ cv::Mat plot_capacity(const std::vector<Panel>& all, bool upper) {
 std::size_t write_sweep_outputs(const SweepPlan& plan, const std::map<std::size_t, SweepRow>& rows, const fs::path& dir) {
   const SweepSpec& spec = plan.spec;
   const auto& names = sweep_metric_names();
-  const std::size_t objective = static_cast<std::size_t>(
-      std::find(names.begin(), names.end(), spec.objective) - names.begin());
+  const std::size_t objective = metric_index(spec.objective);
   const bool capacity = spec.capacity.has_value();
 
   // results.csv: one row per job, in job order.
@@ -265,7 +270,7 @@ std::size_t write_sweep_outputs(const SweepPlan& plan, const std::map<std::size_
     }
     c.feasible = !c.ok.empty();
     for (const auto& k : spec.constraints) {
-      const std::size_t m = static_cast<std::size_t>(std::find(names.begin(), names.end(), k.metric) - names.begin());
+      const std::size_t m = metric_index(k.metric);
       const double mean = c.stats[m].mean;
       if (c.ok.empty() || (k.at_most ? mean > k.limit : mean < k.limit)) c.feasible = false;
     }
@@ -354,9 +359,8 @@ std::size_t write_sweep_outputs(const SweepPlan& plan, const std::map<std::size_
   std::vector<Panel> panels;
   if (capacity) {
     summary["capacity"] = Json::array();
-    const std::size_t peak = static_cast<std::size_t>(std::find(names.begin(), names.end(), "peak_p95_wait_s") - names.begin());
-    const std::size_t unfinished = static_cast<std::size_t>(std::find(names.begin(), names.end(), "unfinished") - names.begin());
-    const std::size_t wait_mean = static_cast<std::size_t>(std::find(names.begin(), names.end(), "wait_mean_s") - names.begin());
+    const std::size_t peak = metric_index("peak_p95_wait_s"), unfinished = metric_index("unfinished"),
+                      wait_mean = metric_index("wait_mean_s");
     const std::size_t grid = static_cast<std::size_t>(spec.capacity->max_lanes * spec.capacity->max_staff);
     for (std::size_t first = 0; first < configs.size(); first += grid) {
       const SweepJob& j0 = *configs[first].job;
